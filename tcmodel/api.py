@@ -1,0 +1,683 @@
+"""The Taskcluster API entries that tcmodel speaks, described as data.
+
+Each :class:`Endpoint` names one entry of a service's API reference: its
+route, method, allowed query keys and the scope expression the service
+enforces. The client builds URLs from it and the local cluster
+(:mod:`tcmodel.testing`) routes and authorizes requests with it, so the two
+can never disagree about a route.
+
+Example:
+    >>> from tcmodel.api import endpoint
+    >>> ep = endpoint("queue", "status")
+    >>> ep.method, ep.route
+    ('GET', '/task/<taskId>/status')
+    >>> ep.path({"taskId": "Dx4tPEtaRpeIeWpbTD0uHw"})
+    '/task/Dx4tPEtaRpeIeWpbTD0uHw/status'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Union
+from urllib.parse import quote
+
+import attrs
+
+__all__ = ["ENDPOINTS", "Endpoint", "ScopeExpression", "endpoint", "quote_param"]
+
+#: A scope expression as written in the API references: a scope string with
+#: ``<param>`` placeholders, or a dict with ``AllOf``/``AnyOf``,
+#: ``{for, in, each}`` or ``{if, then, else}``.
+ScopeExpression = Union[str, dict[str, Any]]
+
+_PARAM = re.compile(r"<([A-Za-z]+)>")
+
+# Parameters that are wildcards (``{*name}`` in the services): the server
+# accepts raw ``/`` in them. The client encodes ``/`` as ``%2F`` everywhere.
+_WILDCARDS: dict[tuple[str, str], frozenset[str]] = {
+    **{
+        ("queue", n): frozenset({"name"})
+        for n in (
+            "createArtifact",
+            "finishArtifact",
+            "getArtifact",
+            "getLatestArtifact",
+            "artifactInfo",
+            "latestArtifactInfo",
+            "artifact",
+            "latestArtifact",
+        )
+    },
+    **{
+        ("queue", n): frozenset({"taskQueueId"})
+        for n in (
+            "claimWork",
+            "pendingTasks",
+            "taskQueueCounts",
+            "listPendingTasks",
+            "listClaimedTasks",
+        )
+    },
+    ("index", "findArtifactFromTask"): frozenset({"name"}),
+    **{("object", n): frozenset({"name"}) for n in ("startDownload", "object", "download")},
+}
+
+
+def quote_param(value: str) -> str:
+    """Percent-encode one path parameter so that it stays one path segment.
+
+    Everything but ``A-Za-z0-9_.-~`` is encoded, ``/`` included, so no value
+    can change the path (``../``, ``?`` and ``#`` are all encoded).
+
+    Example:
+        >>> quote_param("public/a b/c(1).txt")
+        'public%2Fa%20b%2Fc%281%29.txt'
+    """
+    return quote(value.encode("utf-8"), safe="")
+
+
+@attrs.frozen
+class Endpoint:
+    """One API entry of a Taskcluster service.
+
+    Example:
+        >>> ep = endpoint("queue", "listTaskGroup")
+        >>> str(ep), ep.query
+        ('queue.listTaskGroup', ('continuationToken', 'limit'))
+    """
+
+    service: str
+    name: str
+    method: str
+    route: str
+    query: tuple[str, ...] = ()
+    scopes: ScopeExpression | None = None
+    input: str | None = None
+    output: str | None = None
+    stability: str = "stable"
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The route's path parameters, in order.
+
+        Example:
+            >>> endpoint("queue", "getArtifact").params
+            ('taskId', 'runId', 'name')
+        """
+        return tuple(_PARAM.findall(self.route))
+
+    @property
+    def wildcards(self) -> frozenset[str]:
+        """Parameters in which the service also accepts a raw ``/``.
+
+        Example:
+            >>> sorted(endpoint("queue", "getArtifact").wildcards)
+            ['name']
+        """
+        return _WILDCARDS.get((self.service, self.name), frozenset())
+
+    def path(self, params: Mapping[str, str | int]) -> str:
+        """The route with every parameter filled in and percent-encoded.
+
+        Raises ``KeyError`` naming a missing parameter.
+
+        Example:
+            >>> endpoint("queue", "getArtifact").path(
+            ...     {"taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "runId": 0, "name": "public/x"})
+            '/task/Dx4tPEtaRpeIeWpbTD0uHw/runs/0/artifacts/public%2Fx'
+        """
+
+        def fill(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in params:
+                raise KeyError(f"{self}: missing path parameter {name!r}")
+            return quote_param(str(params[name]))
+
+        path = _PARAM.sub(fill, self.route)
+        # As the official clients do: an empty optional trailing parameter
+        # (index listNamespaces/listTasks at the root) leaves no trailing '/'.
+        return path.rstrip("/") if len(path) > 1 else path
+
+    def __str__(self) -> str:
+        return f"{self.service}.{self.name}"
+
+
+def _e(
+    service: str,
+    name: str,
+    method: str,
+    route: str,
+    **kw: Any,
+) -> Endpoint:
+    return Endpoint(service, name, method, route, **kw)
+
+
+_ALL = [
+    _e("queue", "ping", "GET", "/ping"),
+    _e("queue", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("queue", "version", "GET", "/__version__"),
+    _e(
+        "queue",
+        "task",
+        "GET",
+        "/task/<taskId>",
+        scopes="queue:get-task:<taskId>",
+        output="task.json",
+    ),
+    _e(
+        "queue",
+        "tasks",
+        "POST",
+        "/tasks",
+        query=("continuationToken", "limit"),
+        scopes={"AllOf": [{"each": "queue:get-task:<taskId>", "for": "taskId", "in": "taskIds"}]},
+        input="tasks-request.json",
+        output="tasks-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "statuses",
+        "POST",
+        "/tasks/status",
+        query=("continuationToken", "limit"),
+        scopes={"AllOf": [{"each": "queue:status:<taskId>", "for": "taskId", "in": "taskIds"}]},
+        input="tasks-request.json",
+        output="tasks-statuses-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "status",
+        "GET",
+        "/task/<taskId>/status",
+        scopes="queue:status:<taskId>",
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "listTaskGroup",
+        "GET",
+        "/task-group/<taskGroupId>/list",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-task-group:<taskGroupId>",
+        output="list-task-group-response.json",
+    ),
+    _e(
+        "queue",
+        "cancelTaskGroup",
+        "POST",
+        "/task-group/<taskGroupId>/cancel",
+        scopes="queue:cancel-task-group:<schedulerId>/<taskGroupId>",
+        output="cancel-task-group-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "getTaskGroup",
+        "GET",
+        "/task-group/<taskGroupId>",
+        scopes="queue:list-task-group:<taskGroupId>",
+        output="task-group-response.json",
+    ),
+    _e(
+        "queue",
+        "sealTaskGroup",
+        "POST",
+        "/task-group/<taskGroupId>/seal",
+        scopes="queue:seal-task-group:<schedulerId>/<taskGroupId>",
+        output="task-group-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "listDependentTasks",
+        "GET",
+        "/task/<taskId>/dependents",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-dependent-tasks:<taskId>",
+        output="list-dependent-tasks-response.json",
+    ),
+    _e(
+        "queue",
+        "createTask",
+        "PUT",
+        "/task/<taskId>",
+        scopes={
+            "AllOf": [
+                {"each": "<scope>", "for": "scope", "in": "scopes"},
+                {"each": "queue:route:<route>", "for": "route", "in": "routes"},
+                "queue:create-task:project:<projectId>",
+                "queue:scheduler-id:<schedulerId>",
+                {
+                    "AnyOf": [
+                        {
+                            "each": "queue:create-task:<priority>:<provisionerId>/<workerType>",
+                            "for": "priority",
+                            "in": "priorities",
+                        }
+                    ]
+                },
+            ]
+        },
+        input="create-task-request.json",
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "scheduleTask",
+        "POST",
+        "/task/<taskId>/schedule",
+        scopes={
+            "AnyOf": [
+                "queue:schedule-task:<schedulerId>/<taskGroupId>/<taskId>",
+                "queue:schedule-task-in-project:<projectId>",
+                {
+                    "AllOf": [
+                        "queue:schedule-task",
+                        "assume:scheduler-id:<schedulerId>/<taskGroupId>",
+                    ]
+                },
+            ]
+        },
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "rerunTask",
+        "POST",
+        "/task/<taskId>/rerun",
+        scopes={
+            "AnyOf": [
+                "queue:rerun-task:<schedulerId>/<taskGroupId>/<taskId>",
+                "queue:rerun-task-in-project:<projectId>",
+                {
+                    "AllOf": [
+                        "queue:rerun-task",
+                        "assume:scheduler-id:<schedulerId>/<taskGroupId>",
+                    ]
+                },
+            ]
+        },
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "cancelTask",
+        "POST",
+        "/task/<taskId>/cancel",
+        scopes={
+            "AnyOf": [
+                "queue:cancel-task:<schedulerId>/<taskGroupId>/<taskId>",
+                "queue:cancel-task-in-project:<projectId>",
+                {
+                    "AllOf": [
+                        "queue:cancel-task",
+                        "assume:scheduler-id:<schedulerId>/<taskGroupId>",
+                    ]
+                },
+            ]
+        },
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "changeTaskPriority",
+        "POST",
+        "/task/<taskId>/priority",
+        scopes={
+            "AnyOf": [
+                "queue:change-task-priority:<taskId>",
+                "queue:change-task-priority-in-queue:<taskQueueId>",
+            ]
+        },
+        input="change-task-priority-request.json",
+        output="task-status-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "changeTaskGroupPriority",
+        "POST",
+        "/task-group/<taskGroupId>/priority",
+        scopes="queue:change-task-group-priority:<schedulerId>/<taskGroupId>",
+        input="change-task-priority-request.json",
+        output="task-group-priority-change-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "claimWork",
+        "POST",
+        "/claim-work/<taskQueueId>",
+        scopes={
+            "AllOf": [
+                "queue:claim-work:<taskQueueId>",
+                "queue:worker-id:<workerGroup>/<workerId>",
+            ]
+        },
+        input="claim-work-request.json",
+        output="claim-work-response.json",
+    ),
+    _e(
+        "queue",
+        "claimTask",
+        "POST",
+        "/task/<taskId>/runs/<runId>/claim",
+        scopes={
+            "AllOf": [
+                "queue:claim-task:<provisionerId>/<workerType>",
+                "queue:worker-id:<workerGroup>/<workerId>",
+            ]
+        },
+        input="task-claim-request.json",
+        output="task-claim-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "reclaimTask",
+        "POST",
+        "/task/<taskId>/runs/<runId>/reclaim",
+        scopes="queue:reclaim-task:<taskId>/<runId>",
+        output="task-reclaim-response.json",
+    ),
+    _e(
+        "queue",
+        "reportCompleted",
+        "POST",
+        "/task/<taskId>/runs/<runId>/completed",
+        scopes="queue:resolve-task:<taskId>/<runId>",
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "reportFailed",
+        "POST",
+        "/task/<taskId>/runs/<runId>/failed",
+        scopes="queue:resolve-task:<taskId>/<runId>",
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "reportException",
+        "POST",
+        "/task/<taskId>/runs/<runId>/exception",
+        scopes="queue:resolve-task:<taskId>/<runId>",
+        input="task-exception-request.json",
+        output="task-status-response.json",
+    ),
+    _e(
+        "queue",
+        "createArtifact",
+        "POST",
+        "/task/<taskId>/runs/<runId>/artifacts/<name>",
+        scopes="queue:create-artifact:<taskId>/<runId>",
+        input="post-artifact-request.json",
+        output="post-artifact-response.json",
+    ),
+    _e(
+        "queue",
+        "finishArtifact",
+        "PUT",
+        "/task/<taskId>/runs/<runId>/artifacts/<name>",
+        scopes="queue:create-artifact:<taskId>/<runId>",
+        input="finish-artifact-request.json",
+    ),
+    _e(
+        "queue",
+        "getArtifact",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifacts/<name>",
+        scopes={"AllOf": [{"each": "queue:get-artifact:<name>", "for": "name", "in": "names"}]},
+        output="get-artifact-response.json",
+    ),
+    _e(
+        "queue",
+        "getLatestArtifact",
+        "GET",
+        "/task/<taskId>/artifacts/<name>",
+        scopes={"AllOf": [{"each": "queue:get-artifact:<name>", "for": "name", "in": "names"}]},
+        output="get-artifact-response.json",
+    ),
+    _e(
+        "queue",
+        "listArtifacts",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifacts",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-artifacts:<taskId>:<runId>",
+        output="list-artifacts-response.json",
+    ),
+    _e(
+        "queue",
+        "listLatestArtifacts",
+        "GET",
+        "/task/<taskId>/artifacts",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-artifacts:<taskId>",
+        output="list-artifacts-response.json",
+    ),
+    _e(
+        "queue",
+        "artifactInfo",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifact-info/<name>",
+        scopes="queue:list-artifacts:<taskId>:<runId>",
+        output="artifact-response.json",
+    ),
+    _e(
+        "queue",
+        "latestArtifactInfo",
+        "GET",
+        "/task/<taskId>/artifact-info/<name>",
+        scopes="queue:list-artifacts:<taskId>",
+        output="artifact-response.json",
+    ),
+    _e(
+        "queue",
+        "artifact",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifact-content/<name>",
+        scopes={"AllOf": [{"each": "queue:get-artifact:<name>", "for": "name", "in": "names"}]},
+        output="artifact-content-response.json",
+    ),
+    _e(
+        "queue",
+        "latestArtifact",
+        "GET",
+        "/task/<taskId>/artifact-content/<name>",
+        scopes={"AllOf": [{"each": "queue:get-artifact:<name>", "for": "name", "in": "names"}]},
+        output="artifact-content-response.json",
+    ),
+    _e(
+        "queue",
+        "pendingTasks",
+        "GET",
+        "/pending/<taskQueueId>",
+        scopes="queue:pending-count:<taskQueueId>",
+        output="pending-tasks-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "taskQueueCounts",
+        "GET",
+        "/task-queues/<taskQueueId>/counts",
+        scopes={
+            "AllOf": [
+                "queue:pending-count:<taskQueueId>",
+                "queue:claimed-count:<taskQueueId>",
+            ]
+        },
+        output="task-queue-counts-response.json",
+    ),
+    _e(
+        "queue",
+        "listPendingTasks",
+        "GET",
+        "/task-queues/<taskQueueId>/pending",
+        query=("continuationToken", "limit"),
+        scopes="queue:pending-list:<taskQueueId>",
+        output="list-pending-tasks-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "listClaimedTasks",
+        "GET",
+        "/task-queues/<taskQueueId>/claimed",
+        query=("continuationToken", "limit"),
+        scopes="queue:claimed-list:<taskQueueId>",
+        output="list-claimed-tasks-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "listTaskQueues",
+        "GET",
+        "/task-queues",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-task-queues",
+        output="list-taskqueues-response.json",
+    ),
+    _e(
+        "queue",
+        "getTaskQueue",
+        "GET",
+        "/task-queues/<taskQueueId>",
+        scopes="queue:get-task-queue:<taskQueueId>",
+        output="taskqueue-response.json",
+    ),
+    _e("queue", "heartbeat", "GET", "/__heartbeat__"),
+    _e("index", "ping", "GET", "/ping"),
+    _e("index", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("index", "version", "GET", "/__version__"),
+    _e(
+        "index",
+        "findTask",
+        "GET",
+        "/task/<indexPath>",
+        scopes="index:find-task:<indexPath>",
+        output="indexed-task-response.json",
+    ),
+    _e(
+        "index",
+        "findTasksAtIndex",
+        "POST",
+        "/tasks/indexes",
+        query=("continuationToken", "limit"),
+        scopes={
+            "AllOf": [
+                {
+                    "each": "index:find-task:<indexPath>",
+                    "for": "indexPath",
+                    "in": "indexPaths",
+                }
+            ]
+        },
+        input="list-tasks-at-index.json",
+        output="list-tasks-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "index",
+        "listNamespaces",
+        "GET",
+        "/namespaces/<namespace>",
+        query=("continuationToken", "limit"),
+        scopes="index:list-namespaces:<namespace>",
+        output="list-namespaces-response.json",
+    ),
+    _e(
+        "index",
+        "listTasks",
+        "GET",
+        "/tasks/<namespace>",
+        query=("continuationToken", "limit"),
+        scopes="index:list-tasks:<namespace>",
+        output="list-tasks-response.json",
+    ),
+    _e(
+        "index",
+        "insertTask",
+        "PUT",
+        "/task/<namespace>",
+        scopes="index:insert-task:<namespace>",
+        input="insert-task-request.json",
+        output="indexed-task-response.json",
+    ),
+    _e(
+        "index",
+        "deleteTask",
+        "DELETE",
+        "/task/<namespace>",
+        scopes="index:delete-task:<namespace>",
+    ),
+    _e(
+        "index",
+        "findArtifactFromTask",
+        "GET",
+        "/task/<indexPath>/artifacts/<name>",
+        scopes="queue:get-artifact:<name>",
+    ),
+    _e("index", "heartbeat", "GET", "/__heartbeat__"),
+    _e("object", "ping", "GET", "/ping"),
+    _e("object", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("object", "version", "GET", "/__version__"),
+    _e(
+        "object",
+        "createUpload",
+        "PUT",
+        "/upload/<name>",
+        scopes="object:upload:<projectId>:<name>",
+        input="create-upload-request.json",
+        output="create-upload-response.json",
+    ),
+    _e(
+        "object",
+        "finishUpload",
+        "POST",
+        "/finish-upload/<name>",
+        scopes="object:upload:<projectId>:<name>",
+        input="finish-upload-request.json",
+    ),
+    _e(
+        "object",
+        "startDownload",
+        "PUT",
+        "/start-download/<name>",
+        scopes="object:download:<name>",
+        input="download-object-request.json",
+        output="download-object-response.json",
+    ),
+    _e(
+        "object",
+        "object",
+        "GET",
+        "/metadata/<name>",
+        scopes="object:download:<name>",
+        output="get-object-response.json",
+    ),
+    _e("object", "download", "GET", "/download/<name>", scopes="object:download:<name>"),
+    _e("object", "heartbeat", "GET", "/__heartbeat__"),
+]
+
+#: Every endpoint, keyed by ``(service, name)``.
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {(e.service, e.name): e for e in _ALL}
+
+
+def endpoint(service: str, name: str) -> Endpoint:
+    """Look up an endpoint by service and entry name.
+
+    Raises ``KeyError`` for an entry tcmodel does not know.
+
+    Example:
+        >>> endpoint("index", "findTask").route
+        '/task/<indexPath>'
+    """
+    try:
+        return ENDPOINTS[(service, name)]
+    except KeyError:
+        raise KeyError(f"unknown API entry {service}.{name}") from None

@@ -1,0 +1,966 @@
+"""The HTTP side of the local cluster: API origin, blob origin, LocalCluster.
+
+:class:`LocalCluster` runs two real HTTP/1.1 servers on 127.0.0.1 in
+background threads: the API origin (``/api/<service>/v1/...`` for queue,
+index and object) and the blob origin (``/blobs/<key>``, the emulated S3
+bucket), so redirects really cross origins. The API origin routes with the
+:data:`tcmodel.api.ENDPOINTS` table, authenticates with
+:class:`~tcmodel.testing.auth.Authenticator`, checks parameters and query
+keys, and calls the service handlers under ``state.lock``.
+
+Example:
+    >>> with LocalCluster() as lc:
+    ...     import httpx
+    ...     httpx.get(lc.root_url + "/api/queue/v1/ping").json()["alive"]
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from functools import cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+import attrs
+
+from tcmodel.api import ENDPOINTS, Endpoint, ScopeExpression
+from tcmodel.testing._core import ApiError, Request, Response, iso
+from tcmodel.testing.auth import Authenticator, Identity
+from tcmodel.testing.faults import Fault, FaultSet
+from tcmodel.testing.state import Blob, Client, ClusterState, Settings
+
+if TYPE_CHECKING:
+    from tcmodel.credentials import Credentials
+
+__all__ = ["LocalCluster", "RequestRecord", "Router", "error_body"]
+
+log = logging.getLogger("tcmodel.testing")
+
+SERVICES = ("queue", "index", "object")
+ROOT_CLIENT_ID = "static/taskcluster/root"
+_JSON = "application/json; charset=utf-8"
+_PARAM = re.compile(r"<([A-Za-z]+)>")
+_API_PATH = re.compile(r"^/api/([^/]+)/v1(/.*)?$")
+_BUILTINS = frozenset({"ping", "lbheartbeat", "version", "heartbeat"})
+# index listNamespaces/listTasks: the trailing namespace may be left out.
+_OPTIONAL_LAST = frozenset({("index", "listNamespaces"), ("index", "listTasks")})
+
+_SLUGID = r"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$"
+_IDENT = r"^[a-zA-Z0-9-_]{1,38}$"
+_PARAM_PATTERNS: dict[str, str] = {
+    "taskId": _SLUGID,
+    "taskGroupId": _SLUGID,
+    "runId": r"^[1-9]*[0-9]+$",
+    "provisionerId": _IDENT,
+    "workerType": _IDENT,
+    "workerGroup": _IDENT,
+    "workerId": _IDENT,
+    "taskQueueId": r"^[a-zA-Z0-9-_]{1,38}/[a-z]([-a-z0-9]{0,36}[a-z0-9])?$",
+    "name": r"^[\x20-\x7e]+$",
+}
+_PARAM_REGEX = {k: re.compile(v) for k, v in _PARAM_PATTERNS.items()}
+_ERROR_CODES = {
+    400: "InputError",
+    401: "AuthenticationFailed",
+    403: "InsufficientScopes",
+    404: "ResourceNotFound",
+    409: "RequestConflict",
+    410: "ResourceExpired",
+    429: "TooManyRequests",
+}
+
+
+@attrs.frozen
+class RequestRecord:
+    """One request seen by a local cluster (``LocalCluster.requests``).
+
+    ``path`` has no query string (so no bewit); ``status`` is 0 for a
+    dropped connection; ``origin`` is ``"api"`` or ``"blob"``;
+    ``authorization`` says whether an ``Authorization`` header was sent.
+
+    Example:
+        >>> r = RequestRecord("GET", "/api/queue/v1/ping", 200, None, "api", "queue", "ping")
+        >>> r.entry, r.authorization
+        ('ping', False)
+    """
+
+    method: str
+    path: str
+    status: int
+    client_id: str | None
+    origin: str
+    service: str | None
+    entry: str | None
+    authorization: bool = False
+
+
+def error_body(
+    entry: str,
+    code: str,
+    message: str,
+    status: int,
+    *,
+    params: Mapping[str, Any] | None = None,
+    payload: Any = None,
+    now: float,
+) -> dict[str, Any]:
+    """A Taskcluster error body: ``code``, ``message`` with its footer and
+    ``requestInfo``.
+
+    Example:
+        >>> b = error_body("task", "ResourceNotFound", "gone", 404, now=0)
+        >>> b["message"].splitlines()[-2:]
+        ['* statusCode: 404', '* time:       1970-01-01T00:00:00.000Z']
+    """
+    when = iso(now)
+    footer = (
+        f"\n\n---\n\n* method:     {entry}\n* errorCode:  {code}\n"
+        f"* statusCode: {status}\n* time:       {when}"
+    )
+    return {
+        "code": code,
+        "message": message + footer,
+        "requestInfo": {
+            "method": entry,
+            "params": dict(params or {}),
+            "payload": {} if payload is None else payload,
+            "time": when,
+        },
+    }
+
+
+def _needs_only_params(expr: ScopeExpression | None, params: Iterable[str]) -> bool:
+    """Whether ``expr`` can be filled from the path parameters alone."""
+    names: set[str] = set()
+
+    def walk(e: Any) -> bool:
+        if isinstance(e, str):
+            names.update(_PARAM.findall(e))
+            return True
+        if isinstance(e, dict) and not ({"for", "if"} & e.keys()):
+            return all(walk(x) for key in ("AllOf", "AnyOf") for x in e.get(key, []))
+        return False
+
+    return expr is None or (walk(expr) and names <= set(params))
+
+
+@attrs.frozen
+class _Route:
+    endpoint: Endpoint
+    regex: re.Pattern[str]
+    names: tuple[str, ...]
+    pre_authorize: bool
+
+
+def _compile(ep: Endpoint) -> _Route:
+    pattern, pos = "", 0
+    for m in _PARAM.finditer(ep.route):
+        pattern += re.escape(ep.route[pos : m.start()])
+        pattern += "(.+)" if m.group(1) in ep.wildcards else "([^/]+)"
+        pos = m.end()
+    pattern += re.escape(ep.route[pos:])
+    if (ep.service, ep.name) in _OPTIONAL_LAST and pattern.endswith("/([^/]+)"):
+        pattern = pattern[: -len("/([^/]+)")] + "(?:/([^/]*))?"
+    if not pattern.endswith("(.+)"):
+        pattern += "/?"
+    return _Route(ep, re.compile(pattern), ep.params, _needs_only_params(ep.scopes, ep.params))
+
+
+class Router:
+    """Matches API paths to endpoints with precompiled route regexes.
+
+    Parameters are percent-decoded after matching, so ``%2F`` inside a
+    single-segment parameter stays in the value.
+
+    Example:
+        >>> ep, params = Router().match("queue", "GET", "/task/abc%2Fd/status")
+        >>> ep.name, params
+        ('status', {'taskId': 'abc/d'})
+    """
+
+    def __init__(self, endpoints: Iterable[Endpoint] | None = None) -> None:
+        self._routes: dict[tuple[str, str], list[_Route]] = {}
+        for ep in ENDPOINTS.values() if endpoints is None else endpoints:
+            self._routes.setdefault((ep.service, ep.method), []).append(_compile(ep))
+
+    def route(self, service: str, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
+        """The route matching ``path`` (below ``/api/<service>/v1``) and its
+        decoded parameters, or ``None``."""
+        if method == "HEAD":
+            method = "GET"
+        for route in self._routes.get((service, method), ()):
+            m = route.regex.fullmatch(path)
+            if m is not None:
+                values = (unquote(v) if v else "" for v in m.groups())
+                return route, dict(zip(route.names, values))
+        return None
+
+    def match(self, service: str, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+        """Like :meth:`route` but returns the endpoint; ``KeyError`` if none."""
+        found = self.route(service, method, path)
+        if found is None:
+            raise KeyError(f"no route for {method} {path} in {service}")
+        return found[0].endpoint, found[1]
+
+
+@cache
+def _default_router() -> Router:
+    return Router()
+
+
+@attrs.define
+class _Reply:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = attrs.field(factory=list)
+    client_id: str | None = None
+
+
+@attrs.define
+class _Located:
+    """What a request was routed to, before it is handled."""
+
+    service: str | None = None
+    entry: str | None = None
+    route: _Route | None = None
+    params: dict[str, str] = attrs.field(factory=dict)
+    key: str = ""
+
+
+def _json_reply(status: int, data: Any, headers: Iterable[tuple[str, str]] = ()) -> _Reply:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return _Reply(status, body, [("Content-Type", _JSON), *headers])
+
+
+def _host_port(headers: Mapping[str, str]) -> tuple[str, int]:
+    host_header = headers.get("host", "")
+    if host_header.startswith("["):
+        host, _, rest = host_header[1:].partition("]")
+        port_text = rest[1:]
+    else:
+        host, _, port_text = host_header.partition(":")
+    forwarded = headers.get("x-forwarded-port")
+    if forwarded and forwarded.isdigit():
+        return host, int(forwarded)
+    if headers.get("x-forwarded-proto", "").lower() == "https":
+        return host, 443
+    return host, int(port_text) if port_text.isdigit() else 80
+
+
+def _strip_bewit(target: str) -> str:
+    """``target`` (path and query) without its ``bewit`` parameter."""
+    path, sep, query = target.partition("?")
+    if not sep:
+        return target
+    rest = [p for p in query.split("&") if not p.startswith("bewit=")]
+    return path + ("?" + "&".join(rest) if rest else "")
+
+
+class _ApiApp:
+    """The API origin's request handling, independent of sockets."""
+
+    origin = "api"
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.state = cluster.state
+        self.router = _default_router()
+        self.started = time.time()
+
+    def locate(self, method: str, path: str) -> _Located:
+        m = _API_PATH.match(path)
+        if m is None or m.group(1) not in self.state.services:
+            return _Located()
+        service = m.group(1)
+        found = self.router.route(service, method, m.group(2) or "/")
+        if found is None:
+            return _Located(service)
+        route, params = found
+        return _Located(service, route.endpoint.name, route, params)
+
+    def error(self, loc: _Located, err: ApiError, payload: Any = None) -> _Reply:
+        if err.body is not None:
+            return _json_reply(err.status, err.body, err.headers.items())
+        body = error_body(
+            loc.entry or "unknown",
+            err.code,
+            err.message,
+            err.status,
+            params=loc.params,
+            payload=payload,
+            now=self.state.clock.now(),
+        )
+        return _json_reply(err.status, body, err.headers.items())
+
+    def fault_reply(self, fault: Fault, loc: _Located) -> _Reply:
+        headers = list(fault.headers.items())
+        if fault.body is None:
+            code = _ERROR_CODES.get(fault.status, "InternalServerError")
+            err = ApiError(fault.status, code, f"Injected fault: HTTP {fault.status}")
+            reply = self.error(loc, err)
+            reply.headers += headers
+            return reply
+        body = fault.body.encode() if isinstance(fault.body, str) else fault.body
+        ctype = fault.content_type or "text/html; charset=utf-8"
+        return _Reply(fault.status, body, [("Content-Type", ctype), *headers])
+
+    def handle(
+        self, loc: _Located, method: str, target: str, headers: Mapping[str, str], raw: bytes
+    ) -> _Reply:
+        route = loc.route
+        if route is None:
+            err = ApiError(404, "ResourceNotFound", f"No such resource: {method} {target}")
+            return self.error(loc, err)
+        body: Any = None
+        ident: Identity | None = None
+        try:
+            if raw:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                if not isinstance(body, (dict, list)):
+                    body = None
+                    raise ApiError(400, "MalformedPayload", "The body is not a JSON object or array")
+            _, _, query_text = target.partition("?")
+            pairs = parse_qsl(query_text, keep_blank_values=True)
+            query = {k: v for k, v in pairs if k != "bewit"}
+            bewit = next((v for k, v in pairs if k == "bewit"), None)
+            ep = route.endpoint
+            if ep.scopes is not None:
+                ident = self._authenticate(method, target, headers, raw, bewit)
+            self._check_params(loc.params)
+            self._check_query(ep, query)
+            return self._call(loc, route, ident, query, body, raw, headers)
+        except ApiError as err:
+            reply = self.error(loc, err, body)
+            reply.client_id = ident.client_id if ident else None
+            return reply
+
+    def _authenticate(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        raw: bytes,
+        bewit: str | None,
+    ) -> Identity:
+        auth = self.cluster.auth
+        authorization = headers.get("authorization")
+        now = self.state.clock.now()
+        if bewit is not None:
+            if authorization:
+                raise ApiError(
+                    401,
+                    "AuthenticationFailed",
+                    "Unauthorized: a request cannot carry both an Authorization header and a bewit",
+                    headers={"www-authenticate": "hawk"},
+                )
+            host, port = _host_port(headers)
+            return auth.authenticate_bewit(
+                method=method,
+                resource=_strip_bewit(target),
+                host=host,
+                port=port,
+                bewit=bewit,
+                now=now,
+            )
+        if not authorization:
+            return auth.anonymous()
+        host, port = _host_port(headers)
+        return auth.authenticate(
+            method=method,
+            resource=target,
+            host=host,
+            port=port,
+            authorization=authorization,
+            content_type=headers.get("content-type", ""),
+            body=raw,
+            now=now,
+        )
+
+    @staticmethod
+    def _check_params(params: Mapping[str, str]) -> None:
+        for name, value in params.items():
+            regex = _PARAM_REGEX.get(name)
+            if regex is not None and not regex.match(value):
+                raise ApiError(
+                    400,
+                    "InvalidRequestArguments",
+                    f"Invalid request arguments: parameter {name!r} with value {value!r} "
+                    f"does not match the pattern {_PARAM_PATTERNS[name]}",
+                )
+
+    @staticmethod
+    def _check_query(ep: Endpoint, query: Mapping[str, str]) -> None:
+        for key, value in query.items():
+            if key not in ep.query:
+                allowed = ", ".join(ep.query) or "none"
+                raise ApiError(
+                    400,
+                    "InvalidRequestArguments",
+                    f"Invalid request arguments: query parameter {key!r} is not allowed "
+                    f"(allowed: {allowed})",
+                )
+            if key == "limit" and not value.isdigit():
+                raise ApiError(
+                    400,
+                    "InvalidRequestArguments",
+                    f"Invalid request arguments: limit must be a number, not {value!r}",
+                )
+
+    def _builtin(self, entry: str) -> Any:
+        from tcmodel import __version__
+
+        if entry == "ping":
+            return {"alive": True, "uptime": round(time.time() - self.started, 3)}
+        if entry == "version":
+            return {"source": "tcmodel.testing", "version": __version__, "commit": "local"}
+        return {}
+
+    def _call(
+        self,
+        loc: _Located,
+        route: _Route,
+        ident: Identity | None,
+        query: dict[str, str],
+        body: Any,
+        raw: bytes,
+        headers: Mapping[str, str],
+    ) -> _Reply:
+        ep = route.endpoint
+        client_id = ident.client_id if ident else None
+        if ep.name in _BUILTINS:
+            return _json_reply(200, self._builtin(ep.name))
+        service = self.state.services[ep.service]
+        handler = service.handler(ep.name)
+        if handler is None:
+            raise ApiError(
+                500,
+                "InternalServerError",
+                f"The local cluster has no handler for {ep} (not implemented yet)",
+            )
+        with self.state.lock:
+            now = self.state.tick()
+            req = Request(
+                endpoint=ep,
+                params=loc.params,
+                query=query,
+                body=body,
+                raw_body=raw,
+                headers=headers,
+                client_id=client_id,
+                scopes=ident.scopes if ident else (),
+                now=now,
+                root_url=self.cluster.root_url,
+            )
+            if route.pre_authorize:
+                req.authorize()
+            try:
+                result = handler(req)
+            except ApiError:
+                raise
+            except Exception as exc:  # a bug in a handler: answer like the real 500
+                incident = str(uuid.uuid4())
+                self.cluster.errors.append(exc)
+                log.exception("handler %s failed (incidentId %s)", ep, incident)
+                raise ApiError(
+                    500,
+                    "InternalServerError",
+                    f"Internal Server Error, incidentId {incident}.",
+                ) from None
+        if ep.scopes is not None and not req.authorized:
+            raise ApiError(
+                500,
+                "InternalServerError",
+                f"handler of {ep} returned without calling req.authorize()",
+            )
+        reply = _to_reply(result)
+        reply.client_id = client_id
+        return reply
+
+
+def _to_reply(result: Any) -> _Reply:
+    if not isinstance(result, Response):
+        return _json_reply(200, {} if result is None else result)
+    headers = list(result.headers.items())
+    has_type = any(k.lower() == "content-type" for k, _ in headers)
+    if result.body is None:
+        return _Reply(result.status, b"", headers)
+    if isinstance(result.body, bytes):
+        if not has_type:
+            headers.append(("Content-Type", "application/octet-stream"))
+        return _Reply(result.status, result.body, headers)
+    reply = _json_reply(result.status, result.body)
+    if has_type:
+        reply.headers = headers
+    else:
+        reply.headers += headers
+    return reply
+
+
+def _s3_error(status: int, code: str, message: str) -> _Reply:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    ).encode()
+    return _Reply(status, body, [("Content-Type", "application/xml")])
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """``(first, last)`` for a single ``bytes=`` range, ``None`` to serve it
+    all (no or unusable header), ``False`` if unsatisfiable."""
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):
+        n = int(m.group(2))
+        return (max(size - n, 0), size - 1) if n > 0 and size > 0 else False
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) else size - 1
+    if last < first:
+        return None
+    if first >= size:
+        return False
+    return first, min(last, size - 1)
+
+
+class _BlobApp:
+    """The blob origin (``/blobs/<key>``), an S3-like bucket."""
+
+    origin = "blob"
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.blobs = cluster.state.blobs
+
+    def locate(self, method: str, path: str) -> _Located:
+        if not path.startswith("/blobs/"):
+            return _Located()
+        return _Located(key=unquote(path[len("/blobs/") :]))
+
+    def fault_reply(self, fault: Fault, loc: _Located) -> _Reply:
+        if fault.body is None:
+            reply = _s3_error(fault.status, "InternalError", "Injected fault")
+        else:
+            body = fault.body.encode() if isinstance(fault.body, str) else fault.body
+            ctype = fault.content_type or "text/html; charset=utf-8"
+            reply = _Reply(fault.status, body, [("Content-Type", ctype)])
+        reply.headers += list(fault.headers.items())
+        return reply
+
+    def handle(
+        self, loc: _Located, method: str, target: str, headers: Mapping[str, str], raw: bytes
+    ) -> _Reply:
+        if not loc.key:
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        if method not in ("GET", "HEAD", "PUT"):
+            return _s3_error(405, "MethodNotAllowed", "The method is not allowed.")
+        query = dict(parse_qsl(target.partition("?")[2], keep_blank_values=True))
+        with self.cluster.state.lock:
+            problem = self.blobs.check(method, loc.key, query)
+            if problem is not None:
+                return _s3_error(403, "AccessDenied", problem)
+            if method == "PUT":
+                return self._put(loc.key, headers, raw)
+            blob = self.blobs.get(loc.key)
+        if blob is None:
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        return self._get(blob, headers)
+
+    def _put(self, key: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
+        expected = self.blobs.expected_puts.get(key)
+        ctype = headers.get("content-type", "")
+        if expected is None or ctype != expected:
+            return _s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                f"Content-Type {ctype!r} does not match the presigned request",
+            )
+        self.blobs.put(key, Blob(raw, ctype, headers.get("content-encoding")))
+        return _Reply(200, b"", [("ETag", _etag(raw))])
+
+    @staticmethod
+    def _get(blob: Blob, headers: Mapping[str, str]) -> _Reply:
+        data = blob.data
+        out = [("Content-Type", blob.content_type), ("Accept-Ranges", "bytes")]
+        out.append(("ETag", _etag(data)))
+        if blob.content_encoding:
+            out.append(("Content-Encoding", blob.content_encoding))
+        wanted = headers.get("range")
+        span = _parse_range(wanted, len(data)) if wanted else None
+        if span is False:
+            out.append(("Content-Range", f"bytes */{len(data)}"))
+            return _Reply(416, b"", out)
+        if isinstance(span, tuple):
+            first, last = span
+            out.append(("Content-Range", f"bytes {first}-{last}/{len(data)}"))
+            return _Reply(206, data[first : last + 1], out)
+        return _Reply(200, data, out)
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Reads one request, applies faults, lets the app answer, writes it."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "tcmodel-local-cluster"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Stay quiet (and never log a URL that may carry a bewit)."""
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = self.headers.get("content-length")
+        return self.rfile.read(int(length)) if length else b""
+
+    def _dispatch(self) -> None:
+        server = self.server
+        app = server.app
+        cluster = app.cluster
+        method = self.command
+        target = self.path
+        path = target.partition("?")[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            raw = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        loc = app.locate(method, path)
+        fault = cluster.faults.take(app.origin, method, path, loc.service, loc.entry)
+        kind = fault.kind if fault else None
+        if fault is not None and kind == "delay":
+            time.sleep(fault.delay)
+        record = RequestRecord(
+            method, path, 0, None, app.origin, loc.service, loc.entry, "authorization" in headers
+        )
+        if fault is not None and kind == "drop":
+            cluster._record(record)
+            self.close_connection = True
+            return
+        if fault is not None and kind == "status":
+            reply = app.fault_reply(fault, loc)
+        else:
+            reply = app.handle(loc, method, target, headers, raw)
+        cluster._record(attrs.evolve(record, status=reply.status, client_id=reply.client_id))
+        keep = None
+        if fault is not None and kind == "truncate":
+            keep = fault.keep if fault.keep is not None else len(reply.body) // 2
+            self.close_connection = True
+        self._send(reply, head_only=method == "HEAD", keep=keep)
+
+    def _send(self, reply: _Reply, *, head_only: bool, keep: int | None) -> None:
+        lines = [f"HTTP/1.1 {reply.status} {_reason(reply.status)}"]
+        lines += [f"{k}: {v}" for k, v in reply.headers]
+        if reply.status >= 200 and reply.status not in (204, 304):
+            lines.append(f"Content-Length: {len(reply.body)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+        body = b"" if head_only else reply.body
+        if keep is not None:
+            body = body[: max(0, min(keep, len(body) - 1))]
+        try:
+            self.wfile.write(head + body)
+        except OSError:
+            self.close_connection = True
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: _ApiApp | _BlobApp) -> None:
+        self.app = app
+        self.connections: set[socket.socket] = set()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away."""
+
+    def close_connections(self) -> None:
+        for conn in list(self.connections):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class LocalCluster:
+    """An embedded Taskcluster (queue, index, object) on two loopback origins.
+
+    Use it as a context manager (or :meth:`start`/:meth:`stop`). It holds a
+    root client with scope ``*`` and records every request it answers.
+
+    Example:
+        >>> with LocalCluster() as lc:
+        ...     creds = lc.add_client("me", ["queue:status:*"])
+        ...     lc.root_url.startswith("http://127.0.0.1:")
+        True
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        port: int = 0,
+        blob_port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.state = ClusterState(settings=settings)
+        self.auth = Authenticator(self.state)
+        self.faults = FaultSet()
+        #: Exceptions raised by service handlers (each answered as a 500).
+        self.errors: list[BaseException] = []
+        self._host = host
+        self._ports = (port, blob_port)
+        self._servers: list[_Server] = []
+        self._threads: list[threading.Thread] = []
+        self._records: list[RequestRecord] = []
+        self._records_lock = threading.Lock()
+        self._root_token = secrets.token_urlsafe(33)
+        self.state.clients[ROOT_CLIENT_ID] = Client(ROOT_CLIENT_ID, self._root_token, ("*",))
+        self._root_url = ""
+        self._blob_url = ""
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self) -> LocalCluster:
+        """Bind both origins and serve them in daemon threads; returns self."""
+        if self._servers:
+            raise RuntimeError("this LocalCluster is already running")
+        apps: list[_ApiApp | _BlobApp] = [_ApiApp(self), _BlobApp(self)]
+        try:
+            for app, port in zip(apps, self._ports):
+                self._servers.append(_Server((self._host, port), app))
+        except OSError:
+            self._close()
+            raise
+        api, blob = (f"http://{self._host}:{s.server_address[1]}" for s in self._servers)
+        self._root_url, self._blob_url = api, blob
+        self.state.root_url = api
+        self.state.blobs.base_url = blob
+        for server in self._servers:
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"tcmodel-{server.app.origin}-{server.server_address[1]}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers and close every open connection."""
+        for server in self._servers:
+            server.shutdown()
+        self._close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def _close(self) -> None:
+        for server in self._servers:
+            server.close_connections()
+            server.server_close()
+        self._servers.clear()
+
+    @property
+    def running(self) -> bool:
+        """Whether the servers are up."""
+        return bool(self._servers)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self._root_url or "not started"
+        return f"<LocalCluster {where}{' running' if self.running else ''}>"
+
+    # -- addresses and state ------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        """The rootUrl of the API origin, e.g. ``http://127.0.0.1:41234``."""
+        if not self._root_url:
+            raise RuntimeError("the LocalCluster has not been started")
+        return self._root_url
+
+    @property
+    def blob_url(self) -> str:
+        """The base URL of the blob origin (a different port)."""
+        if not self._blob_url:
+            raise RuntimeError("the LocalCluster has not been started")
+        return self._blob_url
+
+    @property
+    def clock(self) -> Any:
+        """The cluster clock (:class:`~tcmodel.testing._core.Clock`)."""
+        return self.state.clock
+
+    @property
+    def settings(self) -> Settings:
+        """The cluster's :class:`~tcmodel.testing.state.Settings`."""
+        return self.state.settings
+
+    @property
+    def root_credentials(self) -> Credentials:
+        """Credentials of the root client (scope ``*``)."""
+        from tcmodel.credentials import Credentials
+
+        return Credentials(ROOT_CLIENT_ID, self._root_token)
+
+    def add_client(
+        self, client_id: str, scopes: Iterable[str], *, expires: float | None = None
+    ) -> Credentials:
+        """Register a client with a fresh random access token.
+
+        ``expires`` is an absolute time on the cluster clock (Unix seconds),
+        e.g. ``lc.clock.now() + 60``; after it the client gets 401s.
+        """
+        from tcmodel.credentials import Credentials
+
+        token = secrets.token_urlsafe(33)
+        with self.state.lock:
+            self.state.clients[client_id] = Client(client_id, token, tuple(scopes), expires)
+        return Credentials(client_id, token)
+
+    def add_role(self, role_id: str, scopes: Iterable[str]) -> None:
+        """Define (or replace) a role; ``assume:<role_id>`` grants its scopes.
+
+        A ``role_id`` ending in ``*`` applies to every ``assume:`` scope
+        with that prefix. ``"anonymous"`` sets what anonymous requests get.
+        """
+        with self.state.lock:
+            self.state.roles[role_id] = tuple(scopes)
+
+    def advance(self, seconds: float) -> None:
+        """Move the cluster clock forward and let services apply what is due."""
+        self.state.clock.advance(seconds)
+        with self.state.lock:
+            self.state.tick()
+
+    # -- request log ------------------------------------------------------
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._records_lock:
+            self._records.append(record)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the request log, oldest first."""
+        with self._records_lock:
+            return list(self._records)
+
+    def reset_requests(self) -> None:
+        """Empty the request log."""
+        with self._records_lock:
+            self._records.clear()
+
+    # -- faults -----------------------------------------------------------
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        times: int = 1,
+        service: str | None = None,
+        entry: str | None = None,
+        origin: str = "api",
+        path: str | None = None,
+        method: str | None = None,
+        status: int = 500,
+        body: str | bytes | None = None,
+        delay: float = 0.0,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep: int | None = None,
+    ) -> Fault:
+        """Make the next ``times`` matching requests fail.
+
+        ``kind`` is ``"status"``, ``"drop"``, ``"truncate"`` or ``"delay"``
+        (see :class:`~tcmodel.testing.faults.Fault`). Returns the fault,
+        whose ``hits`` counts the requests it affected.
+
+        Example: ``lc.inject("status", status=502, body="<html>bad gateway</html>",
+        entry="status", times=2)``
+        """
+        fault = Fault(
+            kind,
+            times=times,
+            service=service,
+            entry=entry,
+            origin=origin,
+            path=path,
+            method=method,
+            status=status,
+            body=body,
+            delay=delay,
+            content_type=content_type,
+            headers=dict(headers or {}),
+            keep=keep,
+        )
+        return self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault."""
+        self.faults.clear()
+

@@ -1,0 +1,199 @@
+"""The state a local cluster holds: clock, settings, clients, blobs, services.
+
+One :class:`ClusterState` lives behind each
+:class:`~tcmodel.testing.LocalCluster`. The HTTP layer holds ``state.lock``
+while a handler runs, so services read and change state freely.
+
+Example:
+    >>> st = ClusterState(root_url="http://127.0.0.1:1")
+    >>> sorted(st.services)
+    ['index', 'object', 'queue']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+import attrs
+
+from tcmodel.api import quote_param
+from tcmodel.testing._core import Clock, Service
+
+__all__ = ["Blob", "BlobStore", "Client", "ClusterState", "Settings"]
+
+
+@attrs.define
+class Settings:
+    """Tunables of the local cluster; the defaults are the real services'.
+
+    ``max_page_size`` caps every paged listing (shrink it so tests page).
+
+    Example:
+        >>> Settings(max_page_size=10).max_page_size
+        10
+    """
+
+    max_page_size: int = 1000
+    claim_timeout: int = 1200
+    deadline_delay: int = 60
+    max_task_deadline_days: int = 5
+    claim_work_wait: float = 0.0  # real queue long-polls 20 s; 0 answers at once
+    s3_presign_seconds: int = 1800
+    object_geturl_seconds: int = 60
+
+
+@attrs.define
+class Client:
+    """A registered client: id, secret access token and scopes.
+
+    Example:
+        >>> Client("me", "t0k3n", ("queue:*",)).scopes
+        ('queue:*',)
+    """
+
+    client_id: str
+    access_token: str = attrs.field(repr=False)
+    scopes: tuple[str, ...] = ()
+    expires: float | None = None
+
+
+@attrs.define
+class Blob:
+    """Bytes kept by the blob origin (the emulated S3 bucket).
+
+    ``data`` is stored as sent; with ``content_encoding="gzip"`` it is the
+    gzipped form and is served with that header, as S3 does.
+
+    Example:
+        >>> Blob(b"hi", "text/plain").content_type
+        'text/plain'
+    """
+
+    data: bytes = attrs.field(repr=False)
+    content_type: str = "application/binary"
+    content_encoding: str | None = None
+
+
+class BlobStore:
+    """The emulated bucket behind the SECOND loopback origin.
+
+    ``base_url`` is set when the blob server starts. URLs may be presigned:
+    they then carry an expiry and an HMAC that the blob server checks.
+
+    Example:
+        >>> bs = BlobStore(Clock())
+        >>> bs.base_url = "http://127.0.0.1:2"
+        >>> bs.put("a/b", Blob(b"x"))
+        >>> bs.get("a/b").data
+        b'x'
+        >>> bs.url("a/b")
+        'http://127.0.0.1:2/blobs/a%2Fb'
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.base_url = ""
+        self._blobs: dict[str, Blob] = {}
+        self._secret = secrets.token_bytes(32)
+        # presigned PUT targets: key -> required content type
+        self.expected_puts: dict[str, str] = {}
+
+    def put(self, key: str, blob: Blob) -> None:
+        """Store ``blob`` under ``key``."""
+        self._blobs[key] = blob
+
+    def get(self, key: str) -> Blob | None:
+        """The blob under ``key``, or ``None``."""
+        return self._blobs.get(key)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key`` (no error if absent)."""
+        self._blobs.pop(key, None)
+
+    def _sig(self, method: str, key: str, expires: int) -> str:
+        msg = f"{method}\n{key}\n{expires}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
+
+    def url(self, key: str, *, expires_in: float | None = None, method: str = "GET") -> str:
+        """The URL of ``key`` on the blob origin, presigned when
+        ``expires_in`` (seconds) is given."""
+        base = f"{self.base_url}/blobs/{quote_param(key)}"
+        if expires_in is None:
+            return base
+        expires = int(self.clock.now() + expires_in)
+        q = urlencode({"X-Expires": expires, "X-Signature": self._sig(method, key, expires)})
+        return f"{base}?{q}"
+
+    def put_url(self, key: str, content_type: str, expires_in: float) -> str:
+        """A presigned URL to which a client PUTs ``key``'s bytes with this
+        exact Content-Type."""
+        self.expected_puts[key] = content_type
+        return self.url(key, expires_in=expires_in, method="PUT")
+
+    def check(self, method: str, key: str, query: Mapping[str, str]) -> str | None:
+        """Check a presigned request; ``None`` if fine, else why not.
+
+        Unsigned GETs are fine (public objects); PUTs must be signed.
+        """
+        if "X-Signature" not in query:
+            return "signature required" if method == "PUT" else None
+        try:
+            expires = int(query.get("X-Expires", ""))
+        except ValueError:
+            return "bad expiry"
+        want = self._sig("PUT" if method == "PUT" else "GET", key, expires)
+        if not hmac.compare_digest(want, query["X-Signature"]):
+            return "signature does not match"
+        if self.clock.now() > expires:
+            return "request has expired"
+        return None
+
+
+class ClusterState:
+    """Everything one local cluster knows, shared by its services.
+
+    Example:
+        >>> st = ClusterState(root_url="http://127.0.0.1:1")
+        >>> st.services["queue"] is st.queue
+        True
+    """
+
+    def __init__(
+        self,
+        *,
+        root_url: str = "",
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        from tcmodel.testing.index import IndexService
+        from tcmodel.testing.objects import ObjectService
+        from tcmodel.testing.queue import QueueService
+
+        self.lock = threading.RLock()
+        self.root_url = root_url
+        self.settings = settings or Settings()
+        self.clock = clock or Clock()
+        self.blobs = BlobStore(self.clock)
+        # clientId -> Client; roles: roleId -> scopes ("anonymous" is special)
+        self.clients: dict[str, Client] = {}
+        self.roles: dict[str, tuple[str, ...]] = {"anonymous": ("queue:get-artifact:public/*",)}
+        self.queue = QueueService(self)
+        self.index = IndexService(self)
+        self.objects = ObjectService(self)
+        self.services: dict[str, Service] = {
+            "queue": self.queue,
+            "index": self.index,
+            "object": self.objects,
+        }
+
+    def tick(self) -> float:
+        """Let every service apply what the clock has made due; returns now."""
+        now = self.clock.now()
+        for svc in self.services.values():
+            svc.tick(now)
+        return now

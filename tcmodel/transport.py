@@ -1,0 +1,711 @@
+"""The one transport every request of tcmodel goes through.
+
+An *operation* is a generator that yields steps (:class:`Send` a request,
+:class:`Sleep`, :class:`ReadChunk` of a streamed body, :class:`Close` it)
+and receives their results. Retries, error mapping, paging and downloads are
+written once as operations; :meth:`Transport.run` drives them with a sync
+``httpx.Client`` and :meth:`Transport.arun` with an ``httpx.AsyncClient``.
+Hawk signing is an ``httpx.Auth`` (:class:`tcmodel.hawk.HawkAuth`) given to
+every send, so it signs each attempt afresh, and only for the root URL's
+origin.
+
+Example:
+    >>> t = Transport("https://tc.example.com")
+    >>> call = Call.of("queue", "status", taskId="Dx4tPEtaRpeIeWpbTD0uHw")
+    >>> str(call)
+    "queue.status(taskId='Dx4tPEtaRpeIeWpbTD0uHw')"
+    >>> t.url_for(call)
+    'https://tc.example.com/api/queue/v1/task/Dx4tPEtaRpeIeWpbTD0uHw/status'
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing
+from typing import Any, TypeVar, cast
+
+import attrs
+import httpx
+
+from tcmodel._version import __version__
+from tcmodel.api import Endpoint, endpoint
+from tcmodel.credentials import Credentials
+from tcmodel.errors import ConnectionFailed, error_for_response, redact_url
+from tcmodel.hawk import HawkAuth, sign_url
+from tcmodel.urls import api_url, normalize_root_url
+
+__all__ = [
+    "Call",
+    "Close",
+    "Op",
+    "Page",
+    "Pager",
+    "ReadChunk",
+    "RetryPolicy",
+    "Send",
+    "Sleep",
+    "Transport",
+]
+
+log = logging.getLogger("tcmodel")
+
+T = TypeVar("T")
+CHUNK_SIZE = 64 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+# -- steps an operation yields ------------------------------------------------
+
+
+@attrs.frozen
+class Send:
+    """Send ``request``; the result is the ``httpx.Response``.
+
+    With ``stream`` the body is left unread (use :class:`ReadChunk`), except
+    for error statuses (>= 400), whose body is always read.
+
+    Example:
+        >>> Send(httpx.Request("GET", "https://tc/x")).stream
+        False
+    """
+
+    request: httpx.Request
+    stream: bool = False
+
+
+@attrs.frozen
+class Sleep:
+    """Wait ``seconds`` (``time.sleep`` or the async library's sleep).
+
+    Example:
+        >>> Sleep(0.1).seconds
+        0.1
+    """
+
+    seconds: float
+
+
+@attrs.frozen(eq=False)
+class ReadChunk:
+    """Read the next raw (still encoded) chunk of a streamed response; the
+    result is ``bytes``, ``b""`` at the end.
+
+    Example:
+        >>> ReadChunk(httpx.Response(200)).response.status_code
+        200
+    """
+
+    response: httpx.Response
+
+
+@attrs.frozen(eq=False)
+class Close:
+    """Close a streamed response.
+
+    Example:
+        >>> Close(httpx.Response(200)).response.status_code
+        200
+    """
+
+    response: httpx.Response
+
+
+Step = Send | Sleep | ReadChunk | Close
+#: An operation: yields steps, receives their results, returns ``T``.
+Op = Generator[Step, Any, T]
+
+
+# -- retries --------------------------------------------------------------------
+
+
+@attrs.frozen
+class RetryPolicy:
+    """When and how long to wait before retrying.
+
+    Connection errors, timeouts, 5xx and 429 are retried up to
+    ``max_retries`` times; the n-th retry waits ``base * 2**(n-1)`` seconds,
+    ±``jitter``, at most ``cap``; a ``Retry-After`` on 429/503 is honoured
+    (also at most ``cap``).
+
+    Example:
+        >>> p = RetryPolicy()
+        >>> 0.075 <= p.delay(1) <= 0.125 and 0.15 <= p.delay(2) <= 0.25
+        True
+        >>> p.delay(30)
+        30.0
+        >>> p.delay(1, retry_after=2.0)
+        2.0
+    """
+
+    max_retries: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    base: float = 0.1
+    cap: float = 30.0
+    jitter: float = 0.25
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (from 1)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap)
+        spread = 1 + self.jitter * (2 * random.random() - 1)
+        exponent: float = 2.0 ** min(attempt - 1, 60)
+        return min(self.base * exponent * spread, self.cap)
+
+    @staticmethod
+    def retryable_status(status: int) -> bool:
+        """Whether an answer with ``status`` is worth another attempt.
+
+        Example:
+            >>> [RetryPolicy.retryable_status(s) for s in (200, 404, 429, 503)]
+            [False, False, True, True]
+        """
+        return status >= 500 or status == 429
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or HTTP date).
+
+    Example:
+        >>> parse_retry_after("3"), parse_retry_after(None), parse_retry_after("soon")
+        (3.0, None, None)
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# -- calls ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class Call:
+    """One API call: the entry, its path parameters, query and JSON body.
+
+    ``str()`` is how errors name it, e.g. ``queue.status(taskId='…')``.
+
+    Example:
+        >>> c = Call.of("queue", "listTaskGroup", taskGroupId="XDqefRsvTG6ajX5vWks8LQ")
+        >>> c.with_query(limit=10).query
+        {'limit': 10}
+    """
+
+    endpoint: Endpoint
+    params: Mapping[str, str | int] = attrs.field(factory=dict)
+    query: Mapping[str, str | int] = attrs.field(factory=dict)
+    body: Any = None
+
+    @classmethod
+    def of(
+        cls,
+        service: str,
+        name: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        **params: str | int,
+    ) -> Call:
+        """Build a call from the service and entry names.
+
+        Example:
+            >>> Call.of("queue", "task", taskId="abc").endpoint.route
+            '/task/<taskId>'
+        """
+        return cls(endpoint(service, name), params, dict(query or {}), body)
+
+    def with_query(self, **query: str | int | None) -> Call:
+        """A copy with these query keys set (``None`` removes one)."""
+        merged = {**self.query, **query}
+        return attrs.evolve(self, query={k: v for k, v in merged.items() if v is not None})
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.endpoint}({args})"
+
+
+# -- paging -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class Page:
+    """One page of a listing: the whole JSON body and the items taken from it.
+
+    Example:
+        >>> Page({"tasks": [1, 2]}, [1, 2]).items
+        [1, 2]
+    """
+
+    body: dict[str, Any]
+    items: list[Any]
+
+
+@attrs.define
+class Pager:
+    """The state of a paged listing, free of I/O: which call fetches the next
+    page, and what each page gave. ``page_size`` is sent as ``limit``;
+    ``max_items`` stops after that many items. A page is asked for only when
+    the previous one is used up and had a ``continuationToken``.
+
+    Example:
+        >>> p = Pager(Call.of("queue", "listTaskGroup", taskGroupId="g"), "tasks", max_items=3)
+        >>> p.next_call() is not None
+        True
+        >>> p.accept({"tasks": [1, 2], "continuationToken": "t"}).items
+        [1, 2]
+        >>> p.next_call().query
+        {'continuationToken': 't'}
+        >>> p.accept({"tasks": [3, 4], "continuationToken": "u"}).items
+        [3]
+        >>> p.next_call() is None
+        True
+    """
+
+    call: Call
+    items_key: str
+    page_size: int | None = None
+    max_items: int | None = None
+    _token: str | None = None
+    _started: bool = False
+    _count: int = 0
+
+    def next_call(self) -> Call | None:
+        """The call for the next page, or ``None`` when the listing is done."""
+        if self._started and self._token is None:
+            return None
+        if self.max_items is not None and self._count >= self.max_items:
+            return None
+        return self.call.with_query(continuationToken=self._token, limit=self.page_size)
+
+    def accept(self, body: Any) -> Page:
+        """Take in the body of the page :meth:`next_call` fetched."""
+        if not isinstance(body, dict):
+            raise TypeError(f"{self.call}: a page must be a JSON object")
+        self._started = True
+        token = body.get("continuationToken")
+        self._token = token if isinstance(token, str) and token else None
+        items = list(body.get(self.items_key) or [])
+        if self.max_items is not None:
+            items = items[: self.max_items - self._count]
+        self._count += len(items)
+        return Page(body, items)
+
+
+# -- the transport --------------------------------------------------------------------
+
+
+def _client_headers() -> dict[str, str]:
+    return {"User-Agent": f"tcmodel/{__version__}"}
+
+
+class Transport:
+    """Signed HTTP for one deployment: URLs, retries, errors, paging.
+
+    ``client``/``async_client`` may be the user's own httpx clients (proxies,
+    custom TLS, event hooks); requests are still signed per send. Otherwise
+    tcmodel makes one with keep-alive and sane timeouts, and closes it in
+    :meth:`close`.
+
+    Example:
+        >>> t = Transport("https://tc.example.com", ("me", "token"))
+        >>> t
+        <Transport 'https://tc.example.com' client_id='me'>
+    """
+
+    def __init__(
+        self,
+        root_url: str,
+        credentials: Credentials | tuple[str, str] | Mapping[str, Any] | None = None,
+        *,
+        authorized_scopes: Sequence[str] | None = None,
+        max_retries: int = 5,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.root_url = normalize_root_url(root_url)
+        self.credentials = Credentials.coerce(credentials)
+        self.authorized_scopes = list(authorized_scopes) if authorized_scopes is not None else None
+        self.auth: HawkAuth | None = (
+            HawkAuth(self.credentials, self.authorized_scopes, origin=self.root_url)
+            if self.credentials is not None
+            else None
+        )
+        self.retry = retry or RetryPolicy(max_retries=max_retries)
+        self._client = client
+        self._async_client = async_client
+        self._owns_client = client is None
+        self._owns_async_client = async_client is None
+
+    def __repr__(self) -> str:
+        who = f" client_id={self.credentials.client_id!r}" if self.credentials else ""
+        return f"<Transport {self.root_url!r}{who}>"
+
+    # clients
+
+    @property
+    def client(self) -> httpx.Client:
+        """The sync httpx client (made on first use)."""
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=DEFAULT_TIMEOUT,
+                limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+                headers=_client_headers(),
+                follow_redirects=False,
+            )
+        return self._client
+
+    @property
+    def async_client(self) -> httpx.AsyncClient:
+        """The async httpx client (made on first use)."""
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(
+                timeout=DEFAULT_TIMEOUT,
+                limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+                headers=_client_headers(),
+                follow_redirects=False,
+            )
+        return self._async_client
+
+    def close(self) -> None:
+        """Close the sync client if tcmodel made it."""
+        if self._client is not None and self._owns_client:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client if tcmodel made it."""
+        if self._async_client is not None and self._owns_async_client:
+            await self._async_client.aclose()
+            self._async_client = None
+
+    # building requests
+
+    def url_for(self, call: Call) -> str:
+        """The exact URL ``call`` is sent to."""
+        return api_url(self.root_url, call.endpoint, call.params, call.query)
+
+    def signed_url(self, call: Call, *, expires_in: float = 900) -> str:
+        """A bewit-signed URL for a GET ``call`` that works with no
+        credentials until it expires (the URL itself then is a secret).
+
+        Raises ``ValueError`` without credentials or for a non-GET entry.
+        """
+        if call.endpoint.method != "GET":
+            raise ValueError(f"only GET entries can be signed, not {call.endpoint}")
+        url = self.url_for(call)
+        if self.credentials is None:
+            raise ValueError("signed URLs need credentials")
+        return sign_url(
+            url, self.credentials, expires_in=expires_in, authorized_scopes=self.authorized_scopes
+        )
+
+    def build_request(self, call: Call) -> httpx.Request:
+        """The ``httpx.Request`` for ``call``: exact URL and compact JSON body
+        (the bytes Hawk hashes are the bytes sent)."""
+        headers = {"Accept": "application/json"}
+        content: bytes | None = None
+        if call.body is not None:
+            content = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        elif call.endpoint.method in ("POST", "PUT"):
+            content = b""
+        return httpx.Request(
+            call.endpoint.method, self.url_for(call), content=content, headers=headers
+        )
+
+    # operations
+
+    def exchange(
+        self, request: httpx.Request, what: str, *, stream: bool = False
+    ) -> Op[httpx.Response]:
+        """Send ``request`` with retries; return the last response.
+
+        Connection errors and timeouts are retried and, once the retries are
+        spent, raised as :class:`~tcmodel.errors.ConnectionFailed`. 5xx and
+        429 answers are retried; after the last attempt the response is
+        returned as is (see :meth:`check`).
+        """
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response: httpx.Response = yield Send(request, stream)
+            except httpx.TransportError as exc:
+                log.debug(
+                    "%s: %s %s failed: %s",
+                    what,
+                    request.method,
+                    redact_url(str(request.url)),
+                    type(exc).__name__,
+                )
+                if attempt >= self.retry.max_retries:
+                    raise ConnectionFailed(
+                        what, request.method, str(request.url), f"{type(exc).__name__}: {exc}"
+                    ) from None
+                attempt += 1
+                yield Sleep(self.retry.delay(attempt))
+                continue
+            status = response.status_code
+            log.debug(
+                "%s: %s %s -> %d (%.1f ms)",
+                what,
+                request.method,
+                redact_url(str(request.url)),
+                status,
+                (time.monotonic() - started) * 1000,
+            )
+            if not self.retry.retryable_status(status) or attempt >= self.retry.max_retries:
+                return response
+            if stream:
+                yield Close(response)
+            retry_after = None
+            if status in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            attempt += 1
+            yield Sleep(self.retry.delay(attempt, retry_after))
+
+    def check(self, response: httpx.Response, what: str) -> None:
+        """Raise the typed error for an error answer (status >= 400)."""
+        if response.status_code < 400:
+            return
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        raise error_for_response(
+            status=response.status_code,
+            body=body,
+            method=response.request.method,
+            url=str(response.request.url),
+            call=what,
+            text=response.text if body is None else "",
+        )
+
+    def call(self, call: Call) -> Op[Any]:
+        """Make an API call: the parsed JSON answer (``None`` for no body).
+
+        Redirects are not followed: a 303 answer's JSON body is returned.
+        """
+        response = yield from self.exchange(self.build_request(call), str(call))
+        self.check(response, str(call))
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # drivers
+
+    def _send_kwargs(self) -> dict[str, Any]:
+        return {"auth": self.auth, "follow_redirects": False}
+
+    def run(self, op: Op[T]) -> T:
+        """Drive an operation to its end with the sync client.
+
+        Example:
+            >>> def op():
+            ...     yield Sleep(0)
+            ...     return 42
+            >>> Transport("https://tc.example.com").run(op())
+            42
+        """
+        readers: dict[int, Iterator[bytes]] = {}
+        with closing(op):
+            value: Any = None
+            error: Exception | None = None
+            while True:
+                done, step = _advance(op, value, error)
+                if done:
+                    return cast(T, step)
+                value, error = None, None
+                try:
+                    value = self._perform(step, readers)
+                except httpx.TransportError as exc:
+                    error = exc
+
+    def _perform(self, step: Step, readers: dict[int, Iterator[bytes]]) -> Any:
+        if isinstance(step, Send):
+            response = self.client.send(step.request, stream=True, **self._send_kwargs())
+            if not step.stream or response.status_code >= 400:
+                response.read()
+                response.close()
+            return response
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            return None
+        if isinstance(step, ReadChunk):
+            reader = readers.setdefault(id(step.response), step.response.iter_raw(CHUNK_SIZE))
+            return next(reader, b"")
+        readers.pop(id(step.response), None)
+        step.response.close()
+        return None
+
+    async def arun(self, op: Op[T]) -> T:
+        """Drive an operation to its end with the async client.
+
+        Example:
+            >>> import asyncio
+            >>> def op():
+            ...     yield Sleep(0)
+            ...     return 42
+            >>> asyncio.run(Transport("https://tc.example.com").arun(op()))
+            42
+        """
+        readers: dict[int, AsyncIterator[bytes]] = {}
+        with closing(op):
+            value: Any = None
+            error: Exception | None = None
+            while True:
+                done, step = _advance(op, value, error)
+                if done:
+                    return cast(T, step)
+                value, error = None, None
+                try:
+                    value = await self._aperform(step, readers)
+                except httpx.TransportError as exc:
+                    error = exc
+
+    async def _aperform(self, step: Step, readers: dict[int, AsyncIterator[bytes]]) -> Any:
+        if isinstance(step, Send):
+            client = self.async_client
+            response = await client.send(step.request, stream=True, **self._send_kwargs())
+            if not step.stream or response.status_code >= 400:
+                await response.aread()
+                await response.aclose()
+            return response
+        if isinstance(step, Sleep):
+            import anyio  # httpx's own dependency; imported only when async is used
+
+            await anyio.sleep(step.seconds)
+            return None
+        if isinstance(step, ReadChunk):
+            key = id(step.response)
+            if key not in readers:
+                readers[key] = step.response.aiter_raw(CHUNK_SIZE)
+            try:
+                return await readers[key].__anext__()
+            except StopAsyncIteration:
+                return b""
+        readers.pop(id(step.response), None)
+        await step.response.aclose()
+        return None
+
+    # conveniences over the drivers
+
+    def request(
+        self,
+        service: str,
+        name: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        **params: str | int,
+    ) -> Any:
+        """Call any API entry and return its JSON (sync).
+
+        Example:
+            >>> # cluster.transport.request("queue", "status", taskId=task_id)
+        """
+        return self.run(self.call(Call.of(service, name, query=query, body=body, **params)))
+
+    async def arequest(
+        self,
+        service: str,
+        name: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        **params: str | int,
+    ) -> Any:
+        """Call any API entry and return its JSON (async).
+
+        Example:
+            >>> # await cluster.transport.arequest("queue", "status", taskId=task_id)
+        """
+        return await self.arun(self.call(Call.of(service, name, query=query, body=body, **params)))
+
+    def pages(self, pager: Pager) -> Iterator[Page]:
+        """Fetch the pages of ``pager`` lazily, one request per page.
+
+        Example:
+            >>> # for page in transport.pages(Pager(call, "tasks")): ...
+        """
+        while (call := pager.next_call()) is not None:
+            yield pager.accept(self.run(self.call(call)))
+
+    async def apages(self, pager: Pager) -> AsyncIterator[Page]:
+        """The async form of :meth:`pages`."""
+        while (call := pager.next_call()) is not None:
+            yield pager.accept(await self.arun(self.call(call)))
+
+    def paginate(
+        self,
+        call: Call,
+        items_key: str,
+        *,
+        page_size: int | None = None,
+        max_items: int | None = None,
+    ) -> Iterator[Any]:
+        """Yield the items of a paged listing lazily, across
+        ``continuationToken`` pages; ``page_size`` is the ``limit`` sent and
+        ``max_items`` caps the number of items.
+
+        Example:
+            >>> # for t in transport.paginate(Call.of("queue", "listTaskGroup",
+            >>> #         taskGroupId=g), "tasks", page_size=100): ...
+        """
+        pager = Pager(call, items_key, page_size, max_items)
+        for page in self.pages(pager):
+            yield from page.items
+
+    async def apaginate(
+        self,
+        call: Call,
+        items_key: str,
+        *,
+        page_size: int | None = None,
+        max_items: int | None = None,
+    ) -> AsyncIterator[Any]:
+        """The async form of :meth:`paginate`."""
+        pager = Pager(call, items_key, page_size, max_items)
+        async for page in self.apages(pager):
+            for item in page.items:
+                yield item
+
+
+def _advance(op: Op[Any], value: Any, error: Exception | None) -> tuple[bool, Any]:
+    """Resume ``op`` with a result or an error: ``(True, result)`` when it
+    has returned, else ``(False, next_step)``."""
+    try:
+        return False, (op.throw(error) if error is not None else op.send(value))
+    except StopIteration as stop:
+        return True, stop.value
+
+
+def op_result(value: T) -> Op[T]:
+    """An operation that sends nothing and returns ``value``.
+
+    Example:
+        >>> Transport("https://tc.example.com").run(op_result(7))
+        7
+    """
+    return value
+    yield Sleep(0)  # type: ignore[unreachable]  # makes this a generator
+
+
+def map_op(op: Op[Any], fn: Callable[[Any], T]) -> Op[T]:
+    """An operation returning ``fn`` of what ``op`` returns.
+
+    Example:
+        >>> Transport("https://tc.example.com").run(map_op(op_result(2), lambda v: v * 3))
+        6
+    """
+    return fn((yield from op))

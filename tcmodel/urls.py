@@ -1,0 +1,83 @@
+"""Building Taskcluster URLs: ``{root_url}/api/{service}/v1/{route}``.
+
+Every path parameter is percent-encoded (``/`` too), so no value can change
+the path; the query keeps to the keys the API entry allows.
+
+Example:
+    >>> from tcmodel.api import endpoint
+    >>> api_url("https://tc.example.com", endpoint("queue", "listArtifacts"),
+    ...         {"taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "runId": 0}, {"limit": 5})
+    'https://tc.example.com/api/queue/v1/task/Dx4tPEtaRpeIeWpbTD0uHw/runs/0/artifacts?limit=5'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlencode, urlsplit
+
+from tcmodel.api import Endpoint
+
+__all__ = ["api_url", "normalize_root_url", "origin_of"]
+
+QueryValue = str | int
+
+
+def normalize_root_url(root_url: str) -> str:
+    """Check a root URL (scheme and host, no path) and drop a trailing ``/``.
+
+    Raises ``ValueError`` for anything that is not an http(s) root URL.
+
+    Example:
+        >>> normalize_root_url("https://tc.example.com/")
+        'https://tc.example.com'
+    """
+    if not isinstance(root_url, str) or not root_url.strip():
+        raise ValueError("the root URL is empty")
+    url = root_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"root URL {root_url!r} is not an http(s) URL with a host")
+    if parts.path or parts.query or parts.fragment:
+        raise ValueError(f"root URL {root_url!r} must have no path, query or fragment")
+    return url
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a URL, the port written out.
+
+    Example:
+        >>> origin_of("https://tc.example.com/api")
+        ('https', 'tc.example.com', 443)
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (parts.scheme, (parts.hostname or "").lower(), port)
+
+
+def api_url(
+    root_url: str,
+    endpoint: Endpoint,
+    params: Mapping[str, QueryValue],
+    query: Mapping[str, QueryValue] | None = None,
+) -> str:
+    """The full URL of one API call.
+
+    Raises ``ValueError`` for a query key the entry does not take (the
+    service would answer 400) and ``KeyError`` for a missing parameter.
+
+    Example:
+        >>> from tcmodel.api import endpoint
+        >>> api_url("https://tc", endpoint("queue", "status"), {"taskId": "a/../b"})
+        'https://tc/api/queue/v1/task/a%2F..%2Fb/status'
+    """
+    url = f"{root_url}/api/{endpoint.service}/v1{endpoint.path(params)}"
+    if query:
+        unknown = sorted(set(query) - set(endpoint.query))
+        if unknown:
+            allowed = ", ".join(endpoint.query) or "none"
+            raise ValueError(
+                f"{endpoint} takes no query key {', '.join(map(repr, unknown))} "
+                f"(allowed: {allowed})"
+            )
+        url += "?" + urlencode([(k, str(v)) for k, v in query.items()])
+    return url
