@@ -26,6 +26,7 @@ __all__ = [
     "ArtifactError",
     "AuthenticationFailed",
     "BadRequest",
+    "ConfigurationError",
     "ConnectionFailed",
     "HashMismatch",
     "InputError",
@@ -65,6 +66,15 @@ class TaskclusterError(Exception):
 
     Example:
         >>> issubclass(NotFound, TaskclusterError)
+        True
+    """
+
+
+class ConfigurationError(TaskclusterError, ValueError):
+    """tcmodel was set up wrongly (e.g. a missing environment variable).
+
+    Example:
+        >>> issubclass(ConfigurationError, ValueError)
         True
     """
 

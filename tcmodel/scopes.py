@@ -77,7 +77,7 @@ def _check_assumed(scopes: Iterable[str]) -> tuple[str, ...]:
         raise ValueError(
             f"assumed scopes must be an iterable of strings, not one string: {scopes!r}"
         )
-    return tuple(_require_str(s, "an assumed scope") for s in scopes)
+    return tuple(dict.fromkeys(_require_str(s, "an assumed scope") for s in scopes))
 
 
 @attrs.frozen
@@ -101,8 +101,7 @@ class ScopeSet:
     _prefixes: tuple[str, ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        scopes = tuple(dict.fromkeys(self.scopes))
-        object.__setattr__(self, "scopes", scopes)
+        scopes = self.scopes
         object.__setattr__(self, "_exact", frozenset(scopes))
         # Keep only the shortest star-prefixes: in sorted order a prefix comes
         # right before everything it covers, so comparing with the last kept

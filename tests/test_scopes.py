@@ -106,25 +106,27 @@ def test_satisfies_edge_cases(assumed: list[str], scope: str, expected: bool) ->
     assert satisfies(assumed, scope) is expected
 
 
-@pytest.mark.parametrize(
-    ("call", "shown"),
-    [
-        (lambda: scope_match("a:b", [["a:b"]]), "'a:b'"),
-        (lambda: scope_match(["a:b"], "a:b"), "'a:b'"),
-        (lambda: scope_match(["a:b"], ["a:b"]), "'a:b'"),
-        (lambda: scope_match(["a:b"], [[1]]), "1")(lambda: satisfies(["a:b", 7], "a:b"), "7")(  # type: ignore[list-item],  # type: ignore[list-item],
-            lambda: satisfies(["a:*"], None), "None"
-        )(lambda: satisfies(["a:*"], b"a:b"), "b'a:b'")(  # type: ignore[arg-type],  # type: ignore[arg-type],
-            lambda: satisfies_expression(["a"], {"AllOf": "a"}), "'AllOf': 'a'"
-        ),
-        (lambda: satisfies_expression(["a"], {"for": "x", "in": "y", "each": "z"}), "'for'"),
-        (lambda: satisfies_expression(["a"], {"AllOf": [3]}), "3"),
-        (lambda: missing_scopes(["a"], {"Any": []}), "'Any'"),
-    ],
-)
-def test_malformed_input_raises_value_error_showing_it(call: Any, shown: str) -> None:
+_BAD_CALLS: list[tuple[Any, tuple[Any, ...], str]] = [
+    (scope_match, ("a:b", [["a:b"]]), "'a:b'"),
+    (scope_match, (["a:b"], "a:b"), "'a:b'"),
+    (scope_match, (["a:b"], ["a:b"]), "'a:b'"),
+    (scope_match, (["a:b"], [[1]]), "1"),
+    (satisfies, (["a:b", 7], "a:b"), "7"),
+    (satisfies, (["a:*"], None), "None"),
+    (satisfies, (["a:*"], b"a:b"), "b'a:b'"),
+    (satisfies_expression, (["a"], {"AllOf": "a"}), "'AllOf': 'a'"),
+    (satisfies_expression, (["a"], {"for": "x", "in": "y", "each": "z"}), "'for'"),
+    (satisfies_expression, (["a"], {"AllOf": [3]}), "3"),
+    (missing_scopes, (["a"], {"Any": []}), "'Any'"),
+]
+
+
+@pytest.mark.parametrize(("func", "args", "shown"), _BAD_CALLS)
+def test_malformed_input_raises_value_error_showing_it(
+    func: Any, args: tuple[Any, ...], shown: str
+) -> None:
     with pytest.raises(ValueError) as info:
-        call()
+        func(*args)
     assert shown in str(info.value)
 
 

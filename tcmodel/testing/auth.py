@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from tcmodel.scopes import ScopeSet
 from tcmodel.testing._core import ApiError
 
 if TYPE_CHECKING:
@@ -229,9 +230,7 @@ class Authenticator:
 
     @staticmethod
     def _satisfied(have: Sequence[str], need: Sequence[str]) -> bool:
-        from tcmodel.scopes import scope_match
-
-        return bool(scope_match(list(have), [list(need)]))
+        return ScopeSet.of(tuple(have)).satisfies_all(need)
 
     # -- ext and certificates --------------------------------------------
 

@@ -1,18 +1,548 @@
-"""The emulated index service (placeholder until implemented)."""
+"""The emulated index service: named pointers to tasks, in dotted namespaces.
+
+Entries live in dicts keyed by their parent namespace, so a lookup is one
+dict access and a listing touches only the direct children. Expiry uses a
+heap of due times (:class:`ExpiryQueue`), so :meth:`IndexService.tick`
+costs nothing until something is due.
+
+Example:
+    >>> from tcmodel.testing.state import ClusterState
+    >>> st = ClusterState(root_url="http://127.0.0.1:1")
+    >>> st.index.on_task_completed("Dx4tPEtaRpeIeWpbTD0uHw", {
+    ...     "routes": ["index.proj.main.latest"],
+    ...     "expires": "2999-01-01T00:00:00.000Z", "extra": {}})
+    >>> st.index.find("proj.main.latest")["taskId"]
+    'Dx4tPEtaRpeIeWpbTD0uHw'
+"""
 
 from __future__ import annotations
 
-from tcmodel.testing._core import Service
+import base64
+import binascii
+import copy
+import hashlib
+import heapq
+import itertools
+import re
+import secrets
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-__all__ = ["IndexService"]
+import attrs
+
+from tcmodel.api import endpoint
+from tcmodel.testing._core import ApiError, Request, Response, Service, handles, iso, parse_iso
+
+if TYPE_CHECKING:
+    from tcmodel.credentials import Credentials
+    from tcmodel.testing.auth import Authenticator
+    from tcmodel.testing.state import ClusterState
+
+__all__ = [
+    "INDEX_CLIENT_ID",
+    "NAMESPACE_PATTERN",
+    "ExpiryQueue",
+    "IndexService",
+    "page_of",
+]
+
+#: What a namespace or index path must match (no ``/``, no empty parts).
+NAMESPACE_PATTERN = re.compile(r"^([a-zA-Z0-9_!~*'()%-]+\.)*[a-zA-Z0-9_!~*'()%-]+$")
+
+#: The client the index uses to sign the getLatestArtifact URLs it redirects to.
+INDEX_CLIENT_ID = "static/taskcluster/index"
+
+_DAY = 86400
+# findArtifactFromTask signs its redirect for private names for 15 minutes.
+_SIGNED_URL_SECONDS = 15 * 60
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+
+class ExpiryQueue(Generic[K]):
+    """Keys ordered by the time they fall due; stale pushes are the caller's
+    to skip (a key pushed again with a later time also stays queued under the
+    old one, so check the key's current expiry when it comes out).
+
+    Example:
+        >>> q: ExpiryQueue[str] = ExpiryQueue()
+        >>> q.push(20.0, "b"); q.push(10.0, "a")
+        >>> list(q.pop_due(15.0))
+        ['a']
+        >>> len(q)
+        1
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, K]] = []
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, when: float, key: K) -> None:
+        """Queue ``key`` to fall due at ``when`` (Unix seconds)."""
+        heapq.heappush(self._heap, (when, next(self._seq), key))
+
+    def pop_due(self, now: float) -> Iterator[K]:
+        """Remove and yield every key due at or before ``now``, soonest first."""
+        while self._heap and self._heap[0][0] <= now:
+            yield heapq.heappop(self._heap)[2]
+
+
+def _token(offset: int, identity: str) -> str:
+    raw = f"{offset}:{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _token_offset(token: str | None, identity: str) -> int:
+    """The offset a token stands for; 0 for a missing, garbled or foreign
+    token (the real services' offset tokens restart the listing then)."""
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        offset = int(raw.split(":", 1)[0])
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return 0
+    return offset if offset >= 0 and _token(offset, identity) == token else 0
+
+
+def page_of(
+    items: Sequence[T], req: Request, identity: str, max_page_size: int
+) -> tuple[Sequence[T], str | None]:
+    """One page of ``items`` for a request with the usual ``limit`` and
+    ``continuationToken`` query keys, and the token of the next page.
+
+    The page holds ``min(limit, max_page_size)`` items (``max_page_size``
+    without a limit). Tokens are opaque offsets bound to ``identity`` (what
+    is being listed); a garbled token or one from another listing is
+    ignored and the listing starts over, as the real offset tokens do.
+
+    Example:
+        >>> from tcmodel.api import endpoint
+        >>> req = Request(endpoint=endpoint("index", "listTasks"), query={"limit": "2"})
+        >>> page, token = page_of("abcde", req, "x", 1000)
+        >>> page, token is not None
+        ('ab', True)
+        >>> req.query["continuationToken"] = token
+        >>> page_of("abcde", req, "x", 1000)[0]
+        'cd'
+    """
+    limit_text = req.query.get("limit", "")
+    size = max_page_size
+    if limit_text.isdigit():
+        size = max(1, min(int(limit_text), max_page_size))
+    start = _token_offset(req.query.get("continuationToken"), identity)
+    page = items[start : start + size]
+    end = start + len(page)
+    return page, (_token(end, identity) if end < len(items) else None)
+
+
+def _split(index_path: str) -> tuple[str, str]:
+    """``"a.b.c"`` → ``("a.b", "c")``; ``"c"`` → ``("", "c")``."""
+    parent, _, name = index_path.rpartition(".")
+    return parent, name
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent and name else parent + name
+
+
+def _next_midnight(ts: float) -> float:
+    """The first UTC midnight strictly after ``ts``."""
+    return (ts // _DAY + 1) * _DAY
+
+
+def _check_namespace(value: str, what: str) -> None:
+    if not NAMESPACE_PATTERN.match(value):
+        raise ApiError(
+            400,
+            "InvalidRequestArguments",
+            f"Invalid value for URL parameter `{what}`: {value!r} does not match "
+            f"{NAMESPACE_PATTERN.pattern}",
+        )
+
+
+@attrs.define
+class _Entry:
+    task_id: str
+    rank: float
+    data: dict[str, Any]
+    expires: float
 
 
 class IndexService(Service):
-    """The emulated index service.
+    """The emulated index service (``/api/index/v1``).
+
+    Entries are replaced when the new rank is at least the stored one;
+    parent namespaces are created on insert, their expiry pushed forward to
+    the next UTC midnight after the entry's. Expired entries and namespaces
+    vanish at the first request after their ``expires``.
 
     Example:
-        >>> IndexService.name
-        'index'
+        >>> from tcmodel.testing.state import ClusterState
+        >>> st = ClusterState(root_url="http://127.0.0.1:1")
+        >>> _ = st.index.insert("a.b", "Dx4tPEtaRpeIeWpbTD0uHw", rank=1, expires=4e9)
+        >>> st.index.insert("a.b", "Dx4tPEtaRpeIeWpbTD0uHw", rank=0, expires=4e9)["rank"]
+        1
+        >>> [ns["namespace"] for ns in st.index.namespaces("")]
+        ['a']
     """
 
     name = "index"
+
+    def __init__(self, cluster: ClusterState) -> None:
+        super().__init__(cluster)
+        # parent namespace -> entry name -> entry
+        self._entries: dict[str, dict[str, _Entry]] = {}
+        # parent namespace -> child namespace name -> expires
+        self._namespaces: dict[str, dict[str, float]] = {}
+        # (is_namespace, parent, name)
+        self._expiry: ExpiryQueue[tuple[bool, str, str]] = ExpiryQueue()
+        self._token = secrets.token_urlsafe(32)
+        self._authenticator: Authenticator | None = None
+        self._register_client()
+
+    # -- state ------------------------------------------------------------
+
+    def _register_client(self) -> None:
+        from tcmodel.testing.state import Client
+
+        client = self.cluster.clients.get(INDEX_CLIENT_ID)
+        if client is None or client.access_token != self._token:
+            self.cluster.clients[INDEX_CLIENT_ID] = Client(
+                INDEX_CLIENT_ID, self._token, ("queue:get-artifact:*",)
+            )
+
+    def _credentials(self) -> Credentials:
+        from tcmodel.credentials import Credentials
+
+        self._register_client()
+        return Credentials(INDEX_CLIENT_ID, self._token)
+
+    def _ensure_namespace(self, namespace: str, expires: float) -> None:
+        """Create ``namespace`` and its ancestors; push their expiry to the
+        next midnight after ``expires`` where it is earlier."""
+        if not namespace:
+            return
+        until = _next_midnight(expires)
+        parts = namespace.split(".")
+        for i in range(len(parts)):
+            parent, name = ".".join(parts[:i]), parts[i]
+            children = self._namespaces.setdefault(parent, {})
+            if children.get(name, float("-inf")) < until:
+                children[name] = until
+                self._expiry.push(until, (True, parent, name))
+
+    def _lookup(self, index_path: str, now: float) -> _Entry | None:
+        parent, name = _split(index_path)
+        entry = self._entries.get(parent, {}).get(name)
+        if entry is None or entry.expires <= now:
+            return None
+        return entry
+
+    @staticmethod
+    def _serialize(parent: str, name: str, entry: _Entry) -> dict[str, Any]:
+        return {
+            "namespace": _join(parent, name),
+            "taskId": entry.task_id,
+            "rank": entry.rank,
+            "data": copy.deepcopy(entry.data),
+            "expires": iso(entry.expires),
+        }
+
+    def insert(
+        self,
+        index_path: str,
+        task_id: str,
+        *,
+        rank: float = 0,
+        data: dict[str, Any] | None = None,
+        expires: float,
+    ) -> dict[str, Any]:
+        """Index ``task_id`` at ``index_path`` as insertTask does, and return
+        the entry that is now stored (the old one when it has a higher rank).
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> st.index.insert("x.y", "Dx4tPEtaRpeIeWpbTD0uHw", expires=4e9)["namespace"]
+            'x.y'
+        """
+        parent, name = _split(index_path)
+        children = self._entries.setdefault(parent, {})
+        old = children.get(name)
+        if old is not None and old.rank > rank:
+            return self._serialize(parent, name, old)
+        entry = _Entry(task_id, rank, copy.deepcopy(data or {}), expires)
+        children[name] = entry
+        self._ensure_namespace(parent, expires)
+        self._expiry.push(expires, (False, parent, name))
+        return self._serialize(parent, name, entry)
+
+    def find(self, index_path: str) -> dict[str, Any] | None:
+        """The live entry at ``index_path`` as findTask gives it, or ``None``.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> ClusterState().index.find("no.such.path") is None
+            True
+        """
+        entry = self._lookup(index_path, self.cluster.clock.now())
+        if entry is None:
+            return None
+        return self._serialize(*_split(index_path), entry)
+
+    def namespaces(self, namespace: str) -> list[dict[str, Any]]:
+        """The namespaces directly under ``namespace`` (``""``: the root),
+        sorted by name, as listNamespaces gives them.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> ClusterState().index.namespaces("")
+            []
+        """
+        children = self._namespaces.get(namespace, {})
+        return [
+            {"namespace": _join(namespace, n), "name": n, "expires": iso(children[n])}
+            for n in sorted(children)
+        ]
+
+    def tasks(self, namespace: str) -> list[dict[str, Any]]:
+        """The entries directly under ``namespace``, sorted by name, as
+        listTasks gives them.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> ClusterState().index.tasks("a")
+            []
+        """
+        children = self._entries.get(namespace, {})
+        return [self._serialize(namespace, n, children[n]) for n in sorted(children)]
+
+    def tick(self, now: float) -> None:
+        """Drop entries and namespaces whose ``expires`` has come.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> _ = st.index.insert("a.b", "Dx4tPEtaRpeIeWpbTD0uHw", expires=10.0)
+            >>> st.index.tick(100.0)
+            >>> st.index.tasks("a")
+            []
+        """
+        for is_namespace, parent, name in self._expiry.pop_due(now):
+            table: dict[str, dict[str, Any]] = self._namespaces if is_namespace else self._entries
+            children = table.get(parent)
+            if children is None or name not in children:
+                continue
+            value = children[name]
+            expires = value if is_namespace else value.expires
+            if expires > now:
+                continue  # extended since this was queued
+            del children[name]
+            if not children:
+                del table[parent]
+
+    def on_task_completed(self, task_id: str, task: dict[str, Any]) -> None:
+        """Index a task that has just completed, as the real index does on a
+        task-completed message: every route ``index.<ns>`` with a valid
+        ``<ns>`` is indexed there, with ``rank``, ``expires`` and ``data``
+        from ``task["extra"]["index"]`` (defaults ``0``, the task's
+        ``expires``, ``{}``). A task whose ``rank`` is not a number or whose
+        ``data`` is not an object is not indexed at all.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> st.index.on_task_completed("Dx4tPEtaRpeIeWpbTD0uHw", {
+            ...     "routes": ["index.a.b", "index.bad/ns", "other"],
+            ...     "expires": "2999-01-01T00:00:00Z",
+            ...     "extra": {"index": {"rank": 7}}})
+            >>> st.index.find("a.b")["rank"]
+            7
+        """
+        namespaces = [
+            route[len("index.") :]
+            for route in task.get("routes") or ()
+            if isinstance(route, str) and route.startswith("index.")
+        ]
+        namespaces = [ns for ns in namespaces if NAMESPACE_PATTERN.match(ns)]
+        if not namespaces:
+            return
+        extra = task.get("extra")
+        options = extra.get("index") if isinstance(extra, dict) else None
+        options = options if isinstance(options, dict) else {}
+        rank = options.get("rank", 0)
+        data = options.get("data", {})
+        if isinstance(rank, bool) or not isinstance(rank, (int, float)):
+            return
+        if not isinstance(data, dict):
+            return
+        try:
+            expires = parse_iso(options.get("expires") or task["expires"])
+        except (KeyError, ValueError):
+            return
+        for ns in namespaces:
+            self.insert(ns, task_id, rank=rank, data=data, expires=expires)
+
+    # -- API --------------------------------------------------------------
+
+    @handles("findTask")
+    def find_task(self, req: Request) -> dict[str, Any]:
+        """``GET /task/<indexPath>`` → the indexed task; 404 when missing or
+        expired.
+
+        Example: ``GET /api/index/v1/task/proj.main.latest``
+        """
+        index_path = req.params.get("indexPath", "")
+        _check_namespace(index_path, "indexPath")
+        entry = self._lookup(index_path, req.now)
+        if entry is None:
+            raise ApiError(404, "ResourceNotFound", "Indexed task not found")
+        return self._serialize(*_split(index_path), entry)
+
+    @handles("insertTask")
+    def insert_task(self, req: Request) -> dict[str, Any]:
+        """``PUT /task/<namespace>`` with ``{taskId, rank, data, expires}``:
+        replace the entry when its rank is ≤ the new rank; else answer 200
+        with the old entry.
+
+        Example: ``PUT /api/index/v1/task/proj.main.latest``
+        """
+        namespace = req.params.get("namespace", "")
+        _check_namespace(namespace, "namespace")
+        body = req.body if isinstance(req.body, dict) else {}
+        task_id, rank, data = body.get("taskId"), body.get("rank"), body.get("data")
+        if not isinstance(task_id, str) or not isinstance(data, dict):
+            raise ApiError(400, "InputValidationError", "taskId and data are required")
+        if isinstance(rank, bool) or not isinstance(rank, (int, float)):
+            raise ApiError(400, "InputValidationError", "rank must be a number")
+        try:
+            expires = parse_iso(body.get("expires"))  # type: ignore[arg-type]
+        except ValueError:
+            raise ApiError(400, "InputValidationError", "expires must be a date-time") from None
+        return self.insert(namespace, task_id, rank=rank, data=data, expires=expires)
+
+    @handles("deleteTask")
+    def delete_task(self, req: Request) -> dict[str, Any]:
+        """``DELETE /task/<namespace>``: forget the entry (200 ``{}`` even
+        if there was none). Parent namespaces stay.
+
+        Example: ``DELETE /api/index/v1/task/proj.main.latest``
+        """
+        namespace = req.params.get("namespace", "")
+        _check_namespace(namespace, "namespace")
+        parent, name = _split(namespace)
+        children = self._entries.get(parent)
+        if children is not None:
+            children.pop(name, None)
+            if not children:
+                del self._entries[parent]
+        return {}
+
+    def _list_namespace(self, req: Request) -> str:
+        namespace = req.params.get("namespace", "")
+        if namespace:
+            _check_namespace(namespace, "namespace")
+        return namespace
+
+    @handles("listNamespaces")
+    def list_namespaces(self, req: Request) -> dict[str, Any]:
+        """``GET /namespaces/<namespace>`` → the namespaces directly under it
+        (an empty namespace is the root), paged.
+
+        Example: ``GET /api/index/v1/namespaces/proj?limit=10``
+        """
+        namespace = self._list_namespace(req)
+        items = self.namespaces(namespace)
+        return self._paged(req, "namespaces", items, f"namespaces:{namespace}")
+
+    @handles("listTasks")
+    def list_tasks(self, req: Request) -> dict[str, Any]:
+        """``GET /tasks/<namespace>`` → the entries directly under it, paged.
+
+        Example: ``GET /api/index/v1/tasks/proj.main``
+        """
+        namespace = self._list_namespace(req)
+        return self._paged(req, "tasks", self.tasks(namespace), f"tasks:{namespace}")
+
+    @handles("findTasksAtIndex")
+    def find_tasks_at_index(self, req: Request) -> dict[str, Any]:
+        """``POST /tasks/indexes`` with ``{indexes: [...]}`` → the entries
+        found at those paths (missing ones left out), paged; a token only
+        works with the same body. Each path needs ``index:find-task:<path>``.
+
+        Example: ``POST /api/index/v1/tasks/indexes`` ``{"indexes": ["a.b"]}``
+        """
+        body = req.body if isinstance(req.body, dict) else {}
+        indexes = body.get("indexes", [])
+        if not isinstance(indexes, list) or not all(isinstance(i, str) for i in indexes):
+            raise ApiError(400, "InputValidationError", "indexes must be a list of strings")
+        req.authorize(indexPaths=indexes)
+        found = []
+        for path in dict.fromkeys(indexes):
+            entry = self._lookup(path, req.now)
+            if entry is not None:
+                found.append(self._serialize(*_split(path), entry))
+        identity = "indexes:" + "\n".join(indexes)
+        return self._paged(req, "tasks", found, identity)
+
+    def _paged(
+        self, req: Request, key: str, items: Sequence[dict[str, Any]], identity: str
+    ) -> dict[str, Any]:
+        page, token = page_of(items, req, identity, self.cluster.settings.max_page_size)
+        result: dict[str, Any] = {key: list(page)}
+        if token is not None:
+            result["continuationToken"] = token
+        return result
+
+    @handles("findArtifactFromTask")
+    def find_artifact_from_task(self, req: Request) -> Response:
+        """``GET /task/<indexPath>/artifacts/<name>`` → 303 to the artifact
+        of the indexed task's latest run.
+
+        A name the ``anonymous`` role may read goes straight to the
+        artifact's storage (or, failing that, to the unsigned
+        getLatestArtifact URL); any other name goes to a getLatestArtifact
+        URL bewit-signed with the index's own credentials for 15 minutes.
+        An unknown index path → 404.
+
+        Example: ``GET /api/index/v1/task/proj.main.latest/artifacts/public/build.tar.gz``
+        """
+        index_path = req.params.get("indexPath", "")
+        _check_namespace(index_path, "indexPath")
+        name = req.params.get("name", "")
+        entry = self._lookup(index_path, req.now)
+        if entry is None:
+            raise ApiError(404, "ResourceNotFound", "Indexed task not found")
+        root = req.root_url or self.cluster.root_url
+        queue_path = endpoint("queue", "getLatestArtifact").path(
+            {"taskId": entry.task_id, "name": name}
+        )
+        url = f"{root}/api/queue/v1{queue_path}"
+        if self._anonymous_can_read(name):
+            target: Callable[[str, str, Request], str] | None = getattr(
+                self.cluster.queue, "latest_artifact_target_url", None
+            )
+            if target is not None:
+                try:
+                    url = target(entry.task_id, name, req)
+                except ApiError:
+                    pass  # the real index falls back to the queue URL
+        else:
+            from tcmodel.hawk import sign_url
+
+            expires_at = int(self.cluster.clock.now() + _SIGNED_URL_SECONDS)
+            url = sign_url(url, self._credentials(), expires_at=expires_at)
+        return Response(303, None, {"Location": url})
+
+    def _anonymous_can_read(self, name: str) -> bool:
+        from tcmodel.scopes import satisfies
+        from tcmodel.testing.auth import Authenticator
+
+        if self._authenticator is None:
+            self._authenticator = Authenticator(self.cluster)
+        return satisfies(self._authenticator.anonymous().scopes, f"queue:get-artifact:{name}")

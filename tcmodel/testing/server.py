@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ from tcmodel.testing._core import ApiError, Request, Response, iso
 from tcmodel.testing.auth import Authenticator, Identity
 from tcmodel.testing.faults import Fault, FaultSet
 from tcmodel.testing.state import Blob, Client, ClusterState, Settings
+from tcmodel.utils import SLUGID_PATTERN
 
 if TYPE_CHECKING:
     from tcmodel.credentials import Credentials
@@ -58,7 +60,7 @@ _BUILTINS = frozenset({"ping", "lbheartbeat", "version", "heartbeat"})
 # index listNamespaces/listTasks: the trailing namespace may be left out.
 _OPTIONAL_LAST = frozenset({("index", "listNamespaces"), ("index", "listTasks")})
 
-_SLUGID = r"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$"
+_SLUGID = SLUGID_PATTERN.pattern
 _IDENT = r"^[a-zA-Z0-9-_]{1,38}$"
 _PARAM_PATTERNS: dict[str, str] = {
     "taskId": _SLUGID,
@@ -205,7 +207,7 @@ class Router:
             m = route.regex.fullmatch(path)
             if m is not None:
                 values = (unquote(v) if v else "" for v in m.groups())
-                return route, dict(zip(route.names, values))
+                return route, dict(zip(route.names, values, strict=False))
         return None
 
     def match(self, service: str, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
@@ -334,7 +336,7 @@ class _ApiApp:
                     body = None
                 if not isinstance(body, (dict, list)):
                     body = None
-                    raise ApiError(400, "MalformedPayload", "The body is not a JSON object or array")
+                    raise ApiError(400, "MalformedPayload", "The body is not JSON object or array")
             _, _, query_text = target.partition("?")
             pairs = parse_qsl(query_text, keep_blank_values=True)
             query = {k: v for k, v in pairs if k != "bewit"}
@@ -396,7 +398,7 @@ class _ApiApp:
     def _check_params(params: Mapping[str, str]) -> None:
         for name, value in params.items():
             regex = _PARAM_REGEX.get(name)
-            if regex is not None and not regex.match(value):
+            if regex is not None and not regex.fullmatch(value):
                 raise ApiError(
                     400,
                     "InvalidRequestArguments",
@@ -520,7 +522,7 @@ def _s3_error(status: int, code: str, message: str) -> _Reply:
     return _Reply(status, body, [("Content-Type", "application/xml")])
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     """``(first, last)`` for a single ``bytes=`` range, ``None`` to serve it
     all (no or unusable header), ``False`` if unsatisfiable."""
     m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
@@ -637,17 +639,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet (and never log a URL that may carry a bewit)."""
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                 if size == 0:
@@ -687,7 +687,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and kind == "status":
             reply = app.fault_reply(fault, loc)
         else:
-            reply = app.handle(loc, method, target, headers, raw)
+            try:
+                reply = app.handle(loc, method, target, headers, raw)
+            except Exception as exc:  # a bug in the local cluster itself
+                cluster.errors.append(exc)
+                log.exception("local cluster failed on %s %s", method, path)
+                reply = _Reply(500, b"Internal Server Error", [("Content-Type", "text/plain")])
         cluster._record(attrs.evolve(record, status=reply.status, client_id=reply.client_id))
         keep = None
         if fault is not None and kind == "truncate":
@@ -729,10 +734,8 @@ class _Server(ThreadingHTTPServer):
 
     def close_connections(self) -> None:
         for conn in list(self.connections):
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class LocalCluster:
@@ -780,7 +783,7 @@ class LocalCluster:
             raise RuntimeError("this LocalCluster is already running")
         apps: list[_ApiApp | _BlobApp] = [_ApiApp(self), _BlobApp(self)]
         try:
-            for app, port in zip(apps, self._ports):
+            for app, port in zip(apps, self._ports, strict=False):
                 self._servers.append(_Server((self._host, port), app))
         except OSError:
             self._close()
@@ -963,4 +966,3 @@ class LocalCluster:
     def clear_faults(self) -> None:
         """Remove every pending fault."""
         self.faults.clear()
-

@@ -1,0 +1,60 @@
+"""Keep secrets out of the log records of the libraries tcmodel drives.
+
+mohawk logs whole Hawk headers (whose ``ext`` holds certificates) at DEBUG,
+and httpx/httpcore log URLs and response headers, which may hold a bewit.
+A filter on those loggers drops mohawk's DEBUG records and masks bewits.
+
+Example:
+    >>> import logging
+    >>> rec = logging.LogRecord("httpx", logging.INFO, "", 0, "GET %s", ("https://x/?bewit=abc",), None)
+    >>> _SecretFilter().filter(rec), rec.getMessage()
+    (True, 'GET https://x/?bewit=<redacted>')
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from tcmodel.errors import redact_url
+
+__all__ = ["install"]
+
+_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "mohawk.base",
+    "mohawk.sender",
+    "mohawk.receiver",
+    "mohawk.bewit",
+    "mohawk.util",
+)
+_HAWK = re.compile(r"(Hawk )[^'\"\]]*")
+
+
+class _SecretFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("mohawk") and record.levelno < logging.INFO:
+            return False
+        try:
+            text = record.getMessage()
+        except Exception:  # a broken record is not ours to fix
+            return True
+        clean = _HAWK.sub(r"\1<redacted>", redact_url(text))
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER = _SecretFilter()
+
+
+def install() -> None:
+    """Attach the filter to the loggers that could show secrets (idempotent)."""
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

@@ -1,0 +1,92 @@
+"""``python -m tcmodel serve``: run a local cluster until Ctrl-C.
+
+It prints the ``export`` lines that point the official clients (and
+tcmodel) at the cluster, with the cluster's own root credentials: the one
+place where the local root access token is shown, since it is the user's
+own throw-away credential.
+
+Example:
+    >>> build_parser().parse_args(["--port", "8080"]).port
+    8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from tcmodel.testing.server import LocalCluster
+from tcmodel.testing.state import Settings
+
+__all__ = ["build_parser", "serve"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m tcmodel serve``.
+
+    Example:
+        >>> build_parser().parse_args([]).max_page_size
+        1000
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m tcmodel serve",
+        description="Run an embedded Taskcluster (queue, index, object) on 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    parser.add_argument(
+        "--blob-port", type=int, default=0, help="blob origin port (default: a free one)"
+    )
+    parser.add_argument(
+        "--max-page-size",
+        type=int,
+        default=Settings().max_page_size,
+        help="largest page any listing returns (default: %(default)s)",
+    )
+    return parser
+
+
+def serve(
+    argv: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    wait: Callable[[], object] | None = None,
+) -> int:
+    """Start a :class:`LocalCluster`, print its environment, serve until
+    Ctrl-C; returns the exit status.
+
+    ``out`` (default stdout) and ``wait`` (default: block forever) exist for
+    tests.
+
+    Example:
+        >>> import io
+        >>> buf = io.StringIO()
+        >>> serve(["--max-page-size", "5"], out=buf, wait=lambda: None)
+        0
+        >>> "export TASKCLUSTER_ROOT_URL=http://127.0.0.1:" in buf.getvalue()
+        True
+    """
+    args = build_parser().parse_args(argv)
+    out = out if out is not None else sys.stdout
+    settings = Settings(max_page_size=args.max_page_size)
+    try:
+        cluster = LocalCluster(settings=settings, port=args.port, blob_port=args.blob_port)
+        cluster.start()
+    except OSError as e:
+        print(f"cannot start the local cluster: {e}", file=sys.stderr)
+        return 1
+    try:
+        creds = cluster.root_credentials
+        print(f"export TASKCLUSTER_ROOT_URL={cluster.root_url}", file=out)
+        print(f"export TASKCLUSTER_CLIENT_ID={creds.client_id}", file=out)
+        print(f"export TASKCLUSTER_ACCESS_TOKEN={creds.access_token}", file=out)
+        print(f"# blob origin: {cluster.blob_url}; press Ctrl-C to stop", file=out)
+        out.flush()
+        (wait or threading.Event().wait)()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+    return 0
