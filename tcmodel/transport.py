@@ -34,7 +34,7 @@ import httpx
 
 from tcmodel._version import __version__
 from tcmodel.api import Endpoint, endpoint
-from tcmodel.credentials import Credentials
+from tcmodel.credentials import Credentials, CredentialsLike
 from tcmodel.errors import ConnectionFailed, error_for_response, redact_url
 from tcmodel.hawk import HawkAuth, sign_url
 from tcmodel.urls import api_url, normalize_root_url
@@ -42,6 +42,7 @@ from tcmodel.urls import api_url, normalize_root_url
 __all__ = [
     "Call",
     "Close",
+    "Emit",
     "Op",
     "Page",
     "Pager",
@@ -50,6 +51,9 @@ __all__ = [
     "Send",
     "Sleep",
     "Transport",
+    "consume",
+    "map_op",
+    "op_result",
 ]
 
 log = logging.getLogger("tcmodel")
@@ -67,7 +71,9 @@ class Send:
     """Send ``request``; the result is the ``httpx.Response``.
 
     With ``stream`` the body is left unread (use :class:`ReadChunk`), except
-    for error statuses (>= 400), whose body is always read.
+    for error statuses (>= 400), whose body is always read. ``auth`` replaces
+    the transport's own signer for this send (e.g. the temporary credentials
+    the queue hands out for one object download); ``None`` sends unsigned.
 
     Example:
         >>> Send(httpx.Request("GET", "https://tc/x")).stream
@@ -76,6 +82,7 @@ class Send:
 
     request: httpx.Request
     stream: bool = False
+    auth: httpx.Auth | str | None = "default"
 
 
 @attrs.frozen
@@ -115,7 +122,21 @@ class Close:
     response: httpx.Response
 
 
-Step = Send | Sleep | ReadChunk | Close
+@attrs.frozen(eq=False)
+class Emit:
+    """Hand ``data`` to whoever consumes the operation's output (a file, a
+    buffer, or the caller of :meth:`Transport.stream`); the result is ``None``.
+
+    Example:
+        >>> Emit(b"abc").data
+        b'abc'
+    """
+
+    data: Any
+
+
+IOStep = Send | Sleep | ReadChunk | Close
+Step = IOStep | Emit
 #: An operation: yields steps, receives their results, returns ``T``.
 Op = Generator[Step, Any, T]
 
@@ -324,7 +345,7 @@ class Transport:
     def __init__(
         self,
         root_url: str,
-        credentials: Credentials | tuple[str, str] | Mapping[str, Any] | None = None,
+        credentials: CredentialsLike | None = None,
         *,
         authorized_scopes: Sequence[str] | None = None,
         max_retries: int = 5,
@@ -426,7 +447,12 @@ class Transport:
     # operations
 
     def exchange(
-        self, request: httpx.Request, what: str, *, stream: bool = False
+        self,
+        request: httpx.Request,
+        what: str,
+        *,
+        stream: bool = False,
+        auth: httpx.Auth | str | None = "default",
     ) -> Op[httpx.Response]:
         """Send ``request`` with retries; return the last response.
 
@@ -439,7 +465,7 @@ class Transport:
         while True:
             started = time.monotonic()
             try:
-                response: httpx.Response = yield Send(request, stream)
+                response: httpx.Response = yield Send(request, stream, auth)
             except httpx.TransportError as exc:
                 log.debug(
                     "%s: %s %s failed: %s",
@@ -491,12 +517,14 @@ class Transport:
             text=response.text if body is None else "",
         )
 
-    def call(self, call: Call) -> Op[Any]:
+    def call(self, call: Call, *, auth: httpx.Auth | str | None = "default") -> Op[Any]:
         """Make an API call: the parsed JSON answer (``None`` for no body).
 
         Redirects are not followed: a 303 answer's JSON body is returned.
+        ``auth`` replaces the transport's signer for this call.
         """
-        response = yield from self.exchange(self.build_request(call), str(call))
+        request = self.build_request(call)
+        response = yield from self.exchange(request, str(call), auth=auth)
         self.check(response, str(call))
         if response.status_code == 204 or not response.content:
             return None
@@ -504,11 +532,13 @@ class Transport:
 
     # drivers
 
-    def _send_kwargs(self) -> dict[str, Any]:
-        return {"auth": self.auth, "follow_redirects": False}
+    def _send_kwargs(self, step: Send) -> dict[str, Any]:
+        auth = self.auth if isinstance(step.auth, str) else step.auth
+        return {"auth": auth, "follow_redirects": False}
 
     def run(self, op: Op[T]) -> T:
-        """Drive an operation to its end with the sync client.
+        """Drive an operation to its end with the sync client; data it
+        emits is dropped (see :meth:`stream`).
 
         Example:
             >>> def op():
@@ -517,6 +547,27 @@ class Transport:
             >>> Transport("https://tc.example.com").run(op())
             42
         """
+        driver = self._drive(op)
+        while True:
+            try:
+                next(driver)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+
+    def stream(self, op: Op[Any]) -> Iterator[Any]:
+        """Drive an operation with the sync client, yielding what it emits,
+        as it emits it.
+
+        Example:
+            >>> def op():
+            ...     yield Emit(b"a")
+            ...     yield Emit(b"b")
+            >>> list(Transport("https://tc.example.com").stream(op()))
+            [b'a', b'b']
+        """
+        yield from self._drive(op)
+
+    def _drive(self, op: Op[T]) -> Generator[Any, None, T]:
         readers: dict[int, Iterator[bytes]] = {}
         with closing(op):
             value: Any = None
@@ -526,14 +577,19 @@ class Transport:
                 if done:
                     return cast(T, step)
                 value, error = None, None
+                if isinstance(step, Emit):
+                    yield step.data
+                    continue
                 try:
                     value = self._perform(step, readers)
                 except httpx.TransportError as exc:
                     error = exc
 
-    def _perform(self, step: Step, readers: dict[int, Iterator[bytes]]) -> Any:
+    def _perform(
+        self, step: Send | Sleep | ReadChunk | Close, readers: dict[int, Iterator[bytes]]
+    ) -> Any:
         if isinstance(step, Send):
-            response = self.client.send(step.request, stream=True, **self._send_kwargs())
+            response = self.client.send(step.request, stream=True, **self._send_kwargs(step))
             if not step.stream or response.status_code >= 400:
                 response.read()
                 response.close()
@@ -548,8 +604,9 @@ class Transport:
         step.response.close()
         return None
 
-    async def arun(self, op: Op[T]) -> T:
-        """Drive an operation to its end with the async client.
+    async def arun(self, op: Op[T], on_emit: Callable[[Any], None] | None = None) -> T:
+        """Drive an operation to its end with the async client; data it
+        emits goes to ``on_emit`` (dropped without one).
 
         Example:
             >>> import asyncio
@@ -568,15 +625,21 @@ class Transport:
                 if done:
                     return cast(T, step)
                 value, error = None, None
+                if isinstance(step, Emit):
+                    if on_emit is not None:
+                        on_emit(step.data)
+                    continue
                 try:
                     value = await self._aperform(step, readers)
                 except httpx.TransportError as exc:
                     error = exc
 
-    async def _aperform(self, step: Step, readers: dict[int, AsyncIterator[bytes]]) -> Any:
+    async def _aperform(
+        self, step: Send | Sleep | ReadChunk | Close, readers: dict[int, AsyncIterator[bytes]]
+    ) -> Any:
         if isinstance(step, Send):
             client = self.async_client
-            response = await client.send(step.request, stream=True, **self._send_kwargs())
+            response = await client.send(step.request, stream=True, **self._send_kwargs(step))
             if not step.stream or response.status_code >= 400:
                 await response.aread()
                 await response.aclose()
@@ -688,6 +751,35 @@ def _advance(op: Op[Any], value: Any, error: Exception | None) -> tuple[bool, An
         return False, (op.throw(error) if error is not None else op.send(value))
     except StopIteration as stop:
         return True, stop.value
+
+
+def consume(op: Op[T], on_data: Callable[[Any], None]) -> Op[T]:
+    """Wrap ``op`` so that what it emits goes to ``on_data`` (a file's
+    ``write``, say) instead of up to the driver; every other step passes
+    through, and errors thrown in reach ``op``.
+
+    Example:
+        >>> def op():
+        ...     yield Emit(b"ab")
+        ...     return 1
+        >>> got = []
+        >>> Transport("https://tc.example.com").run(consume(op(), got.append)), got
+        (1, [b'ab'])
+    """
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        done, step = _advance(op, value, error)
+        if done:
+            return cast(T, step)
+        value, error = None, None
+        if isinstance(step, Emit):
+            on_data(step.data)
+            continue
+        try:
+            value = yield step
+        except Exception as exc:  # hand it to the inner operation
+            error = exc
 
 
 def op_result(value: T) -> Op[T]:

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import hashlib
 import heapq
 import itertools
 import re
 import secrets
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 from tcmodel.api import endpoint
 from tcmodel.testing._core import ApiError, Request, Response, Service, handles, iso, parse_iso
+from tcmodel.utils import is_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.credentials import Credentials
@@ -43,6 +45,9 @@ __all__ = [
     "NAMESPACE_PATTERN",
     "ExpiryQueue",
     "IndexService",
+    "checked_body",
+    "checked_date",
+    "input_invalid",
     "page_of",
 ]
 
@@ -52,6 +57,12 @@ NAMESPACE_PATTERN = re.compile(r"^([a-zA-Z0-9_!~*'()%-]+\.)*[a-zA-Z0-9_!~*'()%-]
 #: The client the index uses to sign the getLatestArtifact URLs it redirects to.
 INDEX_CLIENT_ID = "static/taskcluster/index"
 
+_INSERT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "taskId": str,
+    "rank": (int, float),
+    "data": dict,
+    "expires": str,
+}
 _DAY = 86400
 # findArtifactFromTask signs its redirect for private names for 15 minutes.
 _SIGNED_URL_SECONDS = 15 * 60
@@ -89,6 +100,67 @@ class ExpiryQueue(Generic[K]):
         """Remove and yield every key due at or before ``now``, soonest first."""
         while self._heap and self._heap[0][0] <= now:
             yield heapq.heappop(self._heap)[2]
+
+
+def input_invalid(message: str) -> ApiError:
+    """The 400 ``InputValidationError`` of a body that breaks its schema.
+
+    Example:
+        >>> input_invalid("rank must be a number").code
+        'InputValidationError'
+    """
+    return ApiError(400, "InputValidationError", f"Input does not match the schema: {message}")
+
+
+def _type_ok(value: Any, kind: type | tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, kind)
+
+
+def checked_body(
+    body: Any,
+    fields: Mapping[str, type | tuple[type, ...]],
+    required: Collection[str] = (),
+) -> dict[str, Any]:
+    """``body`` if it is a JSON object with only ``fields`` keys, each of its
+    type (``True`` is no number), and every ``required`` key; else a 400
+    ``InputValidationError``. ``None`` (no body) counts as ``{}``.
+
+    Example:
+        >>> checked_body({"rank": 1}, {"rank": (int, float)})
+        {'rank': 1}
+        >>> checked_body({"rank": True}, {"rank": (int, float)})
+        Traceback (most recent call last):
+        ...
+        tcmodel.testing._core.ApiError: 400 InputValidationError: Input does not match the schema: `rank` has the wrong type
+    """  # noqa: E501
+    body = {} if body is None else body
+    if not isinstance(body, dict):
+        raise input_invalid("the body must be a JSON object")
+    for key, value in body.items():
+        if key not in fields:
+            raise input_invalid(f"unexpected property `{key}`")
+        if not _type_ok(value, fields[key]):
+            raise input_invalid(f"`{key}` has the wrong type")
+    for key in required:
+        if key not in body:
+            raise input_invalid(f"`{key}` is required")
+    return body
+
+
+def checked_date(value: str, what: str = "expires") -> float:
+    """Parse an ISO 8601 date of a request body into Unix seconds, or raise a
+    400 ``InputValidationError``.
+
+    Example:
+        >>> checked_date("2030-01-01T00:00:00.000Z")
+        1893456000.0
+    """
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise input_invalid(f"`{what}` must be a date-time, not {value!r}") from None
 
 
 def _token(offset: int, identity: str) -> str:
@@ -414,17 +486,13 @@ class IndexService(Service):
         """
         namespace = req.params.get("namespace", "")
         _check_namespace(namespace, "namespace")
-        body = req.body if isinstance(req.body, dict) else {}
-        task_id, rank, data = body.get("taskId"), body.get("rank"), body.get("data")
-        if not isinstance(task_id, str) or not isinstance(data, dict):
-            raise ApiError(400, "InputValidationError", "taskId and data are required")
-        if isinstance(rank, bool) or not isinstance(rank, (int, float)):
-            raise ApiError(400, "InputValidationError", "rank must be a number")
-        try:
-            expires = parse_iso(body.get("expires"))  # type: ignore[arg-type]
-        except ValueError:
-            raise ApiError(400, "InputValidationError", "expires must be a date-time") from None
-        return self.insert(namespace, task_id, rank=rank, data=data, expires=expires)
+        body = checked_body(req.body, _INSERT_FIELDS, _INSERT_FIELDS)
+        if not is_slug_id(body["taskId"]):
+            raise input_invalid(f"`taskId` must be a slugId, not {body['taskId']!r}")
+        expires = checked_date(body["expires"])
+        return self.insert(
+            namespace, body["taskId"], rank=body["rank"], data=body["data"], expires=expires
+        )
 
     @handles("deleteTask")
     def delete_task(self, req: Request) -> dict[str, Any]:
@@ -477,10 +545,9 @@ class IndexService(Service):
 
         Example: ``POST /api/index/v1/tasks/indexes`` ``{"indexes": ["a.b"]}``
         """
-        body = req.body if isinstance(req.body, dict) else {}
-        indexes = body.get("indexes", [])
-        if not isinstance(indexes, list) or not all(isinstance(i, str) for i in indexes):
-            raise ApiError(400, "InputValidationError", "indexes must be a list of strings")
+        indexes = checked_body(req.body, {"indexes": list}).get("indexes", [])
+        if not all(isinstance(i, str) for i in indexes):
+            raise input_invalid("`indexes` must be a list of strings")
         req.authorize(indexPaths=indexes)
         found = []
         for path in dict.fromkeys(indexes):
@@ -528,10 +595,9 @@ class IndexService(Service):
                 self.cluster.queue, "latest_artifact_target_url", None
             )
             if target is not None:
-                try:
+                # on any error the real index falls back to the queue URL
+                with contextlib.suppress(ApiError):
                     url = target(entry.task_id, name, req)
-                except ApiError:
-                    pass  # the real index falls back to the queue URL
         else:
             from tcmodel.hawk import sign_url
 
