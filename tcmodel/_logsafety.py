@@ -6,7 +6,8 @@ A filter on those loggers drops mohawk's DEBUG records and masks bewits.
 
 Example:
     >>> import logging
-    >>> rec = logging.LogRecord("httpx", logging.INFO, "", 0, "GET %s", ("https://x/?bewit=abc",), None)
+    >>> url = "https://x/?bewit=abc"
+    >>> rec = logging.LogRecord("httpx", logging.INFO, "", 0, "GET %s", (url,), None)
     >>> _SecretFilter().filter(rec), rec.getMessage()
     (True, 'GET https://x/?bewit=<redacted>')
 """

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 from urllib.parse import quote
 
 import attrs
@@ -29,7 +29,7 @@ __all__ = ["ENDPOINTS", "Endpoint", "ScopeExpression", "endpoint", "quote_param"
 #: A scope expression as written in the API references: a scope string with
 #: ``<param>`` placeholders, or a dict with ``AllOf``/``AnyOf``,
 #: ``{for, in, each}`` or ``{if, then, else}``.
-ScopeExpression = Union[str, dict[str, Any]]
+ScopeExpression = str | dict[str, Any]
 
 _PARAM = re.compile(r"<([A-Za-z]+)>")
 
@@ -68,13 +68,18 @@ def quote_param(value: str) -> str:
     """Percent-encode one path parameter so that it stays one path segment.
 
     Everything but ``A-Za-z0-9_.-~`` is encoded, ``/`` included, so no value
-    can change the path (``../``, ``?`` and ``#`` are all encoded).
+    can change the path (``../``, ``?`` and ``#`` are all encoded). A value
+    that is just ``.`` or ``..`` has its dots encoded too, since HTTP
+    libraries (httpx among them) would otherwise remove it as a dot segment.
 
     Example:
         >>> quote_param("public/a b/c(1).txt")
         'public%2Fa%20b%2Fc%281%29.txt'
+        >>> quote_param("..")
+        '%2E%2E'
     """
-    return quote(value.encode("utf-8"), safe="")
+    quoted = quote(value.encode("utf-8"), safe="")
+    return "%2E" * len(quoted) if quoted in (".", "..") else quoted
 
 
 @attrs.frozen

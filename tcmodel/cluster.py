@@ -10,15 +10,21 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from tcmodel.credentials import Credentials, CredentialsLike
 from tcmodel.errors import ConfigurationError
 from tcmodel.transport import Call, Transport
+
+if TYPE_CHECKING:
+    from tcmodel.resources.index import Namespace
+    from tcmodel.resources.task import Task
+    from tcmodel.resources.task_group import TaskGroup
 
 __all__ = ["Cluster"]
 
@@ -128,9 +134,7 @@ class Cluster:
         return self.transport.credentials
 
     def __repr__(self) -> str:
-        who = (
-            f"client_id={self.credentials.client_id!r}" if self.credentials else "anonymous"
-        )
+        who = f"client_id={self.credentials.client_id!r}" if self.credentials else "anonymous"
         return f"<Cluster {self.root_url!r} {who}>"
 
     def __eq__(self, other: object) -> bool:
@@ -149,6 +153,126 @@ class Cluster:
         """
         result: dict[str, Any] = self.transport.run(self.transport.call(Call.of("queue", "ping")))
         return result
+
+    # the object tree (no request is sent by any of these)
+
+    def task_group(self, task_group_id: str) -> TaskGroup:
+        """A handle on a task group (no request).
+
+        Example:
+            >>> # cluster.task_group(group_id).tasks()
+        """
+        from tcmodel.resources.task_group import TaskGroup
+
+        return TaskGroup(self, task_group_id)
+
+    def task(self, task_id: str) -> Task:
+        """A handle on a task (no request).
+
+        Example:
+            >>> # cluster.task(task_id).state
+        """
+        from tcmodel.resources.task import Task
+
+        return Task(self, task_id)
+
+    def tasks(self, task_ids: Iterable[str]) -> list[Task]:
+        """Handles on many tasks whose statuses and definitions are then
+        fetched in bulk: reading one fetches them all, one request per 1000.
+
+        Example:
+            >>> # states = [t.state for t in cluster.tasks(ids)]   # one request
+        """
+        from tcmodel.resources.task import TaskBatch
+
+        return list(TaskBatch(self, task_ids).tasks.values())
+
+    def index(self, namespace: str = "") -> Namespace:
+        """A handle on an index namespace or path (``""`` is the root).
+
+        Example:
+            >>> # cluster.index("project.app.latest").find()
+        """
+        from tcmodel.resources.index import Namespace
+
+        return Namespace(self, namespace)
+
+    def create_task(
+        self,
+        *,
+        task_queue_id: str,
+        payload: Mapping[str, Any],
+        name: str,
+        description: str = "",
+        owner: str = "tcmodel@localhost",
+        source: str = "https://github.com/taskcluster/taskcluster",
+        task_id: str | None = None,
+        task_group_id: str | None = None,
+        scheduler_id: str | None = None,
+        project_id: str | None = None,
+        dependencies: Iterable[Task | str] = (),
+        requires: str | None = None,
+        deadline: datetime | str = "1 day",
+        expires: datetime | str | None = None,
+        priority: str | None = None,
+        retries: int | None = None,
+        routes: Sequence[str] = (),
+        scopes: Sequence[str] = (),
+        tags: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Task:
+        """Create a task (``createTask``) and return it with its status loaded
+        (the definition, with the queue's defaults filled in, loads on first read).
+
+        ``deadline`` and ``expires`` are datetimes or :func:`~tcmodel.from_now`
+        offsets; ``dependencies`` are Tasks or task ids; a new ``task_id`` is
+        made when none is given. The body is built once, so a retried
+        request re-sends the same definition (createTask is idempotent).
+
+        Example:
+            >>> # t = cluster.create_task(task_queue_id="proj/ci", payload={"command": ["make"]},
+            >>> #                         name="build", dependencies=[decision])
+        """
+        from tcmodel.resources.task import Task
+        from tcmodel.utils import check_slug_id, from_now, slug_id, to_json_date
+
+        def when(value: datetime | str) -> str:
+            return to_json_date(from_now(value) if isinstance(value, str) else value)
+
+        new_id = check_slug_id(task_id, "taskId") if task_id is not None else slug_id()
+        body: dict[str, Any] = {
+            "taskQueueId": task_queue_id,
+            "created": when(""),
+            "deadline": when(deadline),
+            "payload": dict(payload),
+            "metadata": {
+                "name": name,
+                "description": description or name,
+                "owner": owner,
+                "source": source,
+            },
+        }
+        optional: dict[str, Any] = {
+            "taskGroupId": check_slug_id(task_group_id, "taskGroupId") if task_group_id else None,
+            "schedulerId": scheduler_id,
+            "projectId": project_id,
+            "dependencies": [
+                d.task_id if isinstance(d, Task) else check_slug_id(d) for d in dependencies
+            ]
+            or None,
+            "requires": requires,
+            "expires": when(expires) if expires is not None else None,
+            "priority": priority,
+            "retries": retries,
+            "routes": list(routes) or None,
+            "scopes": list(scopes) or None,
+            "tags": dict(tags) if tags else None,
+            "extra": dict(extra) if extra else None,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        task = Task(self, new_id)
+        task._run(task._status_op("createTask", body))
+        return task
 
     # lifetime
 

@@ -231,6 +231,7 @@ class Call:
         cls,
         service: str,
         name: str,
+        /,
         *,
         query: Mapping[str, str | int] | None = None,
         body: Any = None,
@@ -667,6 +668,7 @@ class Transport:
         self,
         service: str,
         name: str,
+        /,
         *,
         query: Mapping[str, str | int] | None = None,
         body: Any = None,
@@ -683,6 +685,7 @@ class Transport:
         self,
         service: str,
         name: str,
+        /,
         *,
         query: Mapping[str, str | int] | None = None,
         body: Any = None,
@@ -694,6 +697,18 @@ class Transport:
             >>> # await cluster.transport.arequest("queue", "status", taskId=task_id)
         """
         return await self.arun(self.call(Call.of(service, name, query=query, body=body, **params)))
+
+    def all_items(self, pager: Pager) -> Op[list[Any]]:
+        """An operation that fetches every page of ``pager`` and returns all
+        the items (for bulk calls whose results are wanted at once).
+
+        Example:
+            >>> # items = transport.run(transport.all_items(Pager(call, "statuses")))
+        """
+        items: list[Any] = []
+        while (call := pager.next_call()) is not None:
+            items += pager.accept((yield from self.call(call))).items
+        return items
 
     def pages(self, pager: Pager) -> Iterator[Page]:
         """Fetch the pages of ``pager`` lazily, one request per page.

@@ -376,11 +376,16 @@ class IndexService(Service):
             >>> ClusterState().index.namespaces("")
             []
         """
-        children = self._namespaces.get(namespace, {})
         return [
-            {"namespace": _join(namespace, n), "name": n, "expires": iso(children[n])}
-            for n in sorted(children)
+            self._namespace_json(namespace, n) for n in sorted(self._namespaces.get(namespace, {}))
         ]
+
+    def _namespace_json(self, parent: str, name: str) -> dict[str, Any]:
+        expires = self._namespaces[parent][name]
+        return {"namespace": _join(parent, name), "name": name, "expires": iso(expires)}
+
+    def _task_json(self, parent: str, name: str) -> dict[str, Any]:
+        return self._serialize(parent, name, self._entries[parent][name])
 
     def tasks(self, namespace: str) -> list[dict[str, Any]]:
         """The entries directly under ``namespace``, sorted by name, as
@@ -391,8 +396,7 @@ class IndexService(Service):
             >>> ClusterState().index.tasks("a")
             []
         """
-        children = self._entries.get(namespace, {})
-        return [self._serialize(namespace, n, children[n]) for n in sorted(children)]
+        return [self._task_json(namespace, n) for n in sorted(self._entries.get(namespace, {}))]
 
     def tick(self, now: float) -> None:
         """Drop entries and namespaces whose ``expires`` has come.
@@ -525,8 +529,7 @@ class IndexService(Service):
         Example: ``GET /api/index/v1/namespaces/proj?limit=10``
         """
         namespace = self._list_namespace(req)
-        items = self.namespaces(namespace)
-        return self._paged(req, "namespaces", items, f"namespaces:{namespace}")
+        return self._list_children(req, "namespaces", namespace, self._namespace_json)
 
     @handles("listTasks")
     def list_tasks(self, req: Request) -> dict[str, Any]:
@@ -535,7 +538,7 @@ class IndexService(Service):
         Example: ``GET /api/index/v1/tasks/proj.main``
         """
         namespace = self._list_namespace(req)
-        return self._paged(req, "tasks", self.tasks(namespace), f"tasks:{namespace}")
+        return self._list_children(req, "tasks", namespace, self._task_json)
 
     @handles("findTasksAtIndex")
     def find_tasks_at_index(self, req: Request) -> dict[str, Any]:
@@ -555,13 +558,28 @@ class IndexService(Service):
             if entry is not None:
                 found.append(self._serialize(*_split(path), entry))
         identity = "indexes:" + "\n".join(indexes)
-        return self._paged(req, "tasks", found, identity)
+        page, token = page_of(found, req, identity, self.cluster.settings.max_page_size)
+        return self._paged("tasks", list(page), token)
 
-    def _paged(
-        self, req: Request, key: str, items: Sequence[dict[str, Any]], identity: str
+    def _list_children(
+        self,
+        req: Request,
+        key: str,
+        namespace: str,
+        render: Callable[[str, str], dict[str, Any]],
     ) -> dict[str, Any]:
-        page, token = page_of(items, req, identity, self.cluster.settings.max_page_size)
-        result: dict[str, Any] = {key: list(page)}
+        """A page of the namespaces or entries under ``namespace``; only the
+        page is rendered, so listing big namespaces stays cheap."""
+        table: Mapping[str, Mapping[str, Any]] = (
+            self._namespaces if key == "namespaces" else self._entries
+        )
+        names = sorted(table.get(namespace, {}))
+        page, token = page_of(names, req, f"{key}:{namespace}", self.cluster.settings.max_page_size)
+        return self._paged(key, [render(namespace, n) for n in page], token)
+
+    @staticmethod
+    def _paged(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = {key: items}
         if token is not None:
             result["continuationToken"] = token
         return result

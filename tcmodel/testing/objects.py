@@ -381,7 +381,7 @@ class ObjectService(Service):
                     )
             return {}
         if obj.upload_id != upload_id:
-            raise _conflict(f'Object "{name}" does not have uploadId {upload_id}')
+            raise _conflict(f'Object "{name}" has another uploadId')
         merged = self._merged_hashes(obj, hashes)
         actual = content_hashes(self._stored_content(name))
         for algo, value in actual.items():

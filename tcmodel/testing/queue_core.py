@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import bisect
+import contextlib
 import heapq
 import itertools
 import math
@@ -202,10 +203,8 @@ class QueueBase(Service):
         order = (PRIORITIES.index(task.priority), next(self._seq))
         tq.pending[task.task_id] = (run.run_id, now, order)
         heapq.heappush(tq.heap, (*order, task.task_id, run.run_id))
-        try:
+        with contextlib.suppress(RuntimeError):  # lock not held: direct use, no waiter
             self._work.notify_all()
-        except RuntimeError:  # lock not held (direct use outside the server)
-            pass
 
     def _dequeue(self, task: TaskRecord) -> None:
         tq = self.task_queues.get(task.task_queue_id)
@@ -360,7 +359,9 @@ class QueueBase(Service):
         if task is None or artifact is None:
             return
         if artifact.expires + self.artifact_expiry_delay > due:  # extended since
-            self._timer(artifact.expires + self.artifact_expiry_delay, "artifact", task_id, run_id, name)
+            self._timer(
+                artifact.expires + self.artifact_expiry_delay, "artifact", task_id, run_id, name
+            )
             return
         task.drop_artifact(run_id, name)
         self._delete_artifact_data(task, run_id, name, artifact.storage_type)
@@ -389,9 +390,7 @@ class QueueBase(Service):
         if kind == "s3":
             self.cluster.blobs.delete(s3_key(task.task_id, run_id, name))
         elif kind == "object":
-            delete = getattr(self.cluster.objects, "delete_object", None)
-            if delete is not None:
-                delete(object_name(task.task_id, run_id, name))
+            self.cluster.objects.delete_object(object_name(task.task_id, run_id, name))
 
     def _delete_task(self, task: TaskRecord) -> None:
         tid = task.task_id

@@ -144,7 +144,9 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Check:
     return check
 
 
-def array(items: Check | None = None, *, max_items: int | None = None, unique: bool = False) -> Check:
+def array(
+    items: Check | None = None, *, max_items: int | None = None, unique: bool = False
+) -> Check:
     """An array check, with a check for each item.
 
     Example:
@@ -296,9 +298,7 @@ CLAIM_WORK = obj(
 )
 
 #: claimTask's body (task-claim-request.json).
-TASK_CLAIM = obj(
-    {"workerGroup": _ident, "workerId": _ident}, required=("workerGroup", "workerId")
-)
+TASK_CLAIM = obj({"workerGroup": _ident, "workerId": _ident}, required=("workerGroup", "workerId"))
 
 #: reportException's body (task-exception-request.json).
 TASK_EXCEPTION = obj(

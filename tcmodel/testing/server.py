@@ -533,7 +533,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
         return (max(size - n, 0), size - 1) if n > 0 and size > 0 else False
     first = int(m.group(1))
     last = int(m.group(2)) if m.group(2) else size - 1
-    if last < first:
+    if m.group(2) and last < first:
         return None
     if first >= size:
         return False

@@ -1,0 +1,636 @@
+"""Frozen value classes for the data the Taskcluster services answer with.
+
+Each class is built from a JSON object with :meth:`from_json
+<TaskStatus.from_json>`, which maps the camelCase keys to snake_case fields,
+parses dates into aware UTC datetimes and lists into tuples, and keeps the
+object as it came in ``.raw`` (unknown keys included). ``.raw`` takes no part
+in equality, hashing or ``repr``; neither do the dict fields (``payload``,
+``tags``, ``extra``, ``data``, ``hashes``, ``credentials``) take part in
+hashing.
+
+A scalar field is required exactly when the service's response schema
+requires it; any other field defaults to ``None``, and lists and objects
+default to empty. States and reasons stay plain strings, since the services
+may add new values; the known ones are listed in :data:`TASK_STATES`,
+:data:`REASONS_RESOLVED` and their siblings, and typed by :data:`TaskState`
+and friends. Data that does not fit raises :class:`ModelDataError` (a
+``ValueError``) naming the class and key.
+
+Example:
+    >>> run = RunInfo.from_json({
+    ...     "runId": 0, "state": "completed", "reasonCreated": "scheduled",
+    ...     "reasonResolved": "completed", "scheduled": "2024-01-31T12:00:00.000Z",
+    ...     "started": "2024-01-31T12:00:05.000Z", "resolved": "2024-01-31T12:01:35.000Z",
+    ...     "workerPool": "new-key"})
+    >>> run.is_resolved, run.duration, run.raw["workerPool"]
+    (True, datetime.timedelta(seconds=90), 'new-key')
+    >>> run
+    RunInfo(run_id=0, state='completed', reason_created='scheduled', \
+reason_resolved='completed', scheduled=2024-01-31T12:00:00Z, \
+started=2024-01-31T12:00:05Z, resolved=2024-01-31T12:01:35Z)
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from tcmodel.errors import TaskclusterError
+from tcmodel.utils import parse_date, to_json_date
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "PRIORITIES",
+    "REASONS_CREATED",
+    "REASONS_RESOLVED",
+    "REQUIRES",
+    "RESOLVED_STATES",
+    "RUN_STATES",
+    "STORAGE_TYPES",
+    "TASK_STATES",
+    "ArtifactContent",
+    "ArtifactInfo",
+    "IndexedTask",
+    "ModelDataError",
+    "NamespaceInfo",
+    "ObjectMetadata",
+    "Priority",
+    "ReasonCreated",
+    "ReasonResolved",
+    "Requires",
+    "RunInfo",
+    "StorageType",
+    "TaskDefinition",
+    "TaskGroupCancellation",
+    "TaskGroupInfo",
+    "TaskMetadata",
+    "TaskQueueCounts",
+    "TaskState",
+    "TaskStatus",
+]
+
+TaskState = Literal["unscheduled", "pending", "running", "completed", "failed", "exception"]
+ReasonCreated = Literal["scheduled", "retry", "task-retry", "rerun", "exception"]
+ReasonResolved = Literal[
+    "completed",
+    "failed",
+    "deadline-exceeded",
+    "canceled",
+    "claim-expired",
+    "worker-shutdown",
+    "malformed-payload",
+    "resource-unavailable",
+    "internal-error",
+    "intermittent-task",
+    "superseded",
+]
+Priority = Literal["highest", "very-high", "high", "medium", "low", "very-low", "lowest"]
+StorageType = Literal["s3", "object", "reference", "link", "error"]
+Requires = Literal["all-completed", "all-resolved"]
+
+#: Every task state; a task with no runs is ``unscheduled``, else it has the
+#: state of its last run.
+TASK_STATES: tuple[TaskState, ...] = typing.get_args(TaskState)
+#: The states a run can be in (all but ``unscheduled``).
+RUN_STATES: tuple[TaskState, ...] = TASK_STATES[1:]
+#: The states that end a run: nothing more happens to it.
+RESOLVED_STATES: tuple[TaskState, ...] = ("completed", "failed", "exception")
+#: Why a run was created, as far as known (more may come).
+REASONS_CREATED: tuple[ReasonCreated, ...] = typing.get_args(ReasonCreated)
+#: Why a run was resolved, as far as known (more may come).
+REASONS_RESOLVED: tuple[ReasonResolved, ...] = typing.get_args(ReasonResolved)
+#: Task priorities, from the highest to the lowest (the default).
+PRIORITIES: tuple[Priority, ...] = typing.get_args(Priority)
+#: Artifact storage types.
+STORAGE_TYPES: tuple[StorageType, ...] = typing.get_args(StorageType)
+#: What a task's dependencies must reach before it is scheduled.
+REQUIRES: tuple[Requires, ...] = typing.get_args(Requires)
+
+
+class ModelDataError(TaskclusterError, ValueError):
+    """JSON that does not fit a model: a required key is missing or a value has
+    the wrong type or form.
+
+    Example:
+        >>> NamespaceInfo.from_json({"namespace": "a.b", "name": "b"})
+        Traceback (most recent call last):
+        ...
+        tcmodel.models.ModelDataError: NamespaceInfo: missing required key(s) 'expires'
+    """
+
+
+# --- the shared converters, chosen once per field from its annotation --------
+
+_Convert = Callable[[Any], Any]
+
+
+def _expect(kinds: tuple[type, ...]) -> _Convert:
+    names = " or ".join(k.__name__ for k in kinds)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, kinds) and not isinstance(value, bool):
+            return value
+        raise TypeError(f"expected {names}, got {value!r}")
+
+    return convert
+
+
+def _date(value: Any) -> datetime:
+    if isinstance(value, datetime):  # naive means UTC, as in tcmodel.utils
+        if value.tzinfo is None or value.utcoffset() is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    if isinstance(value, str):
+        return parse_date(value)
+    raise TypeError(f"expected a date string, got {value!r}")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"expected an object, got {value!r}")
+
+
+def _sequence(item: _Convert) -> _Convert:
+    def convert(value: Any) -> tuple[Any, ...]:
+        if isinstance(value, (list, tuple)):
+            return tuple(item(v) for v in value)
+        raise TypeError(f"expected a list, got {value!r}")
+
+    return convert
+
+
+def _converter(hint: Any) -> _Convert:
+    """The converter for a field annotated ``hint`` (``None`` is handled apart)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        kinds = tuple(a for a in args if a is not type(None))
+        return _converter(kinds[0]) if len(kinds) == 1 else _expect(kinds)
+    if origin is tuple:
+        return _sequence(_converter(args[0]))
+    if hint is dict or origin is dict:
+        return _mapping
+    if hint is datetime:
+        return _date
+    if isinstance(hint, type) and issubclass(hint, _Model):
+        return hint.from_json
+    return _expect((hint,))
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+_Plan = tuple[tuple[str, str, _Convert, bool], ...]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type[_Model]) -> _Plan:
+    """(field name, JSON key, converter, required) for each field of ``cls``."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _PLANS[cls] = tuple(
+            (f.name, _camel(f.name), _converter(hints[f.name]), f.default is attrs.NOTHING)
+            for f in attrs.fields(cls)
+            if f.name != "raw"
+        )
+    return plan
+
+
+# --- compact reprs ------------------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, datetime):
+        return to_json_date(value)
+    if isinstance(value, tuple):
+        shown = ", ".join(_short(v) for v in value[:3])
+        more = f", … {len(value) - 3} more" if len(value) > 3 else ""
+        return f"({shown}{more}{',' if len(value) == 1 else ''})"
+    return repr(value)
+
+
+def _runs_repr(runs: tuple[RunInfo, ...]) -> str:
+    """Show runs as their states (and other reasons), the latest last."""
+    shown = [
+        r.state if r.reason_resolved in (None, r.state) else f"{r.state}/{r.reason_resolved}"
+        for r in runs[-3:]
+    ]
+    earlier = [f"… {len(runs) - 3} earlier"] if len(runs) > 3 else []
+    return f"[{', '.join(earlier + shown)}]"
+
+
+def _url_repr(url: str) -> str:
+    """Show a URL without its query, which may sign it (S3, bewit)."""
+    return repr(url.split("?", 1)[0] + ("?…" if "?" in url else ""))
+
+
+@attrs.frozen(repr=False)
+class _Model:
+    """What the models share: ``raw``, :meth:`from_json` and a compact repr."""
+
+    raw: dict[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build an instance from a JSON object as the service sends it.
+
+        Keys are camelCase, dates RFC 3339 strings; a ``null`` counts as
+        missing. Unknown keys are kept, in ``raw`` only.
+
+        Example:
+            >>> TaskQueueCounts.from_json({"taskQueueId": "proj/linux", "pendingTasks": 3,
+            ...     "claimedTasks": 1, "provisionerId": "proj", "workerType": "linux"})
+            TaskQueueCounts(task_queue_id='proj/linux', pending_tasks=3, claimed_tasks=1)
+            >>> RunInfo.from_json({"runId": "0", "state": "pending"})
+            Traceback (most recent call last):
+            ...
+            tcmodel.models.ModelDataError: RunInfo: bad 'runId': expected int, got '0'
+        """
+        if not isinstance(data, Mapping):
+            raise ModelDataError(f"{cls.__name__}: expected a JSON object, got {data!r}")
+        values: dict[str, Any] = {}
+        missing = []
+        for name, key, convert, required in _plan(cls):
+            value = data.get(key)
+            if value is None:
+                if required:
+                    missing.append(key)
+                continue
+            try:
+                values[name] = convert(value)
+            except (TypeError, ValueError) as e:
+                raise ModelDataError(f"{cls.__name__}: bad {key!r}: {e}") from None
+        if missing:
+            keys = ", ".join(map(repr, missing))
+            raise ModelDataError(f"{cls.__name__}: missing required key(s) {keys}")
+        return cls(**values, raw=dict(data))
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in attrs.fields(type(self)):
+            value = getattr(self, f.name)
+            if f.repr is False or value is None or value == () or value == {}:
+                continue
+            shown = f.repr(value) if callable(f.repr) else _short(value)
+            parts.append(f"{f.name}={shown}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+# --- queue: tasks, runs, artifacts, groups ------------------------------------
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskMetadata(_Model):
+    """The human-readable ``metadata`` of a task definition.
+
+    Example:
+        >>> TaskMetadata.from_json({"name": "build", "description": "Build it",
+        ...     "owner": "dev@example.com", "source": "https://example.com/ci.yml"})
+        TaskMetadata(name='build', owner='dev@example.com')
+    """
+
+    name: str
+    description: str = attrs.field(repr=False)
+    owner: str
+    source: str = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskDefinition(_Model):
+    """A task definition, as ``queue.task`` returns it (and as it appears in
+    task-group listings and claimed work).
+
+    Example:
+        >>> task = TaskDefinition.from_json({
+        ...     "taskQueueId": "proj/linux", "provisionerId": "proj", "workerType": "linux",
+        ...     "schedulerId": "-", "projectId": "none", "taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+        ...     "dependencies": [], "requires": "all-completed", "routes": ["index.a.b"],
+        ...     "priority": "lowest", "retries": 5, "created": "2024-01-31T12:00:00.000Z",
+        ...     "deadline": "2024-02-01T12:00:00.000Z", "expires": "2025-02-01T12:00:00.000Z",
+        ...     "scopes": [], "payload": {"command": ["true"]}, "tags": {}, "extra": {},
+        ...     "metadata": {"name": "build", "description": "", "owner": "me@example.com",
+        ...                  "source": "https://example.com"}})
+        >>> task.name, task.routes, task.deadline.isoformat()
+        ('build', ('index.a.b',), '2024-02-01T12:00:00+00:00')
+        >>> task
+        TaskDefinition(task_queue_id='proj/linux', project_id='none', \
+task_group_id='XDqefRsvTG6ajX5vWks8LQ', priority='lowest', deadline=2024-02-01T12:00:00Z, \
+metadata=TaskMetadata(name='build', owner='me@example.com'))
+    """
+
+    task_queue_id: str
+    provisioner_id: str = attrs.field(repr=False)
+    worker_type: str = attrs.field(repr=False)
+    scheduler_id: str = attrs.field(repr=False)
+    project_id: str | None = None
+    task_group_id: str
+    dependencies: tuple[str, ...] = attrs.field(default=(), repr=False)
+    requires: str = attrs.field(repr=False)
+    routes: tuple[str, ...] = attrs.field(default=(), repr=False)
+    priority: str
+    retries: int = attrs.field(repr=False)
+    created: datetime = attrs.field(repr=False)
+    deadline: datetime
+    expires: datetime | None = attrs.field(default=None, repr=False)
+    scopes: tuple[str, ...] = attrs.field(default=(), repr=False)
+    payload: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    metadata: TaskMetadata
+    tags: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    extra: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The task's name, from its metadata."""
+        return self.metadata.name
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class RunInfo(_Model):
+    """One run of a task, as listed in its status.
+
+    Example:
+        >>> run = RunInfo.from_json({"runId": 1, "state": "running", "reasonCreated": "retry",
+        ...     "workerGroup": "us-east1", "workerId": "i-0abc",
+        ...     "scheduled": "2024-01-31T12:00:00.000Z", "started": "2024-01-31T12:00:02.000Z",
+        ...     "takenUntil": "2024-01-31T12:20:02.000Z"})
+        >>> run.is_resolved, run.duration, run.worker_id
+        (False, None, 'i-0abc')
+    """
+
+    run_id: int
+    state: str
+    reason_created: str
+    reason_resolved: str | None = None
+    worker_group: str | None = attrs.field(default=None, repr=False)
+    worker_id: str | None = None
+    taken_until: datetime | None = attrs.field(default=None, repr=False)
+    scheduled: datetime
+    started: datetime | None = None
+    resolved: datetime | None = None
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether the run has ended (``completed``, ``failed`` or ``exception``)."""
+        return self.state in RESOLVED_STATES
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the run ran, from ``started`` to ``resolved``; ``None``
+        unless it has both (a run cancelled while pending never started)."""
+        if self.started is None or self.resolved is None:
+            return None
+        return self.resolved - self.started
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskStatus(_Model):
+    """The status of a task: the ``status`` object of ``queue.status``,
+    task-group listings and claimed work.
+
+    Example:
+        >>> status = TaskStatus.from_json({
+        ...     "taskId": "fN1SbArXTPSVFNUvaOlinQ", "provisionerId": "proj",
+        ...     "workerType": "linux", "taskQueueId": "proj/linux", "schedulerId": "-",
+        ...     "projectId": "none", "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ",
+        ...     "priority": "lowest", "deadline": "2024-02-01T12:00:00.000Z",
+        ...     "expires": "2025-02-01T12:00:00.000Z", "retriesLeft": 4, "state": "completed",
+        ...     "runs": [
+        ...         {"runId": 0, "state": "exception", "reasonCreated": "scheduled",
+        ...          "reasonResolved": "claim-expired", "scheduled": "2024-01-31T12:00:00.000Z"},
+        ...         {"runId": 1, "state": "completed", "reasonCreated": "retry",
+        ...          "reasonResolved": "completed", "scheduled": "2024-01-31T12:30:00.000Z"}]})
+        >>> status.is_resolved, status.latest_run.run_id, len(status.runs)
+        (True, 1, 2)
+        >>> status
+        TaskStatus(task_id='fN1SbArXTPSVFNUvaOlinQ', task_queue_id='proj/linux', \
+state='completed', runs=[exception/claim-expired, completed])
+    """
+
+    task_id: str
+    provisioner_id: str = attrs.field(repr=False)
+    worker_type: str = attrs.field(repr=False)
+    task_queue_id: str
+    scheduler_id: str = attrs.field(repr=False)
+    project_id: str = attrs.field(repr=False)
+    task_group_id: str = attrs.field(repr=False)
+    priority: str | None = attrs.field(default=None, repr=False)
+    deadline: datetime = attrs.field(repr=False)
+    expires: datetime = attrs.field(repr=False)
+    retries_left: int = attrs.field(repr=False)
+    state: str
+    runs: tuple[RunInfo, ...] = attrs.field(default=(), repr=_runs_repr)
+
+    @property
+    def latest_run(self) -> RunInfo | None:
+        """The last run, or ``None`` for an unscheduled task."""
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether the task is ``completed``, ``failed`` or ``exception``."""
+        return self.state in RESOLVED_STATES
+
+    @property
+    def is_final(self) -> bool:
+        """Whether nothing more will happen to the task unless someone reruns
+        it. The same as :attr:`is_resolved`: when a run ends in a way that is
+        retried, the queue adds the new pending run at once, so the task is
+        never resolved while an automatic retry is due.
+
+        Example:
+            >>> TaskStatus.from_json({"taskId": "fN1SbArXTPSVFNUvaOlinQ",
+            ...     "provisionerId": "p", "workerType": "w", "taskQueueId": "p/w",
+            ...     "schedulerId": "-", "projectId": "none",
+            ...     "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ", "retriesLeft": 5,
+            ...     "deadline": "2024-02-01T12:00:00Z", "expires": "2025-02-01T12:00:00Z",
+            ...     "state": "unscheduled", "runs": []}).is_final
+            False
+        """
+        return self.is_resolved
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class ArtifactInfo(_Model):
+    """An artifact's metadata, as ``listArtifacts`` and ``artifactInfo`` give it.
+
+    Example:
+        >>> art = ArtifactInfo.from_json({"storageType": "s3", "name": "public/logs/live.log",
+        ...     "expires": "2025-01-31T12:00:00.000Z", "contentType": "text/plain",
+        ...     "contentLength": 1024})
+        >>> art.is_public, art.content_length
+        (True, 1024)
+        >>> art
+        ArtifactInfo(name='public/logs/live.log', storage_type='s3', \
+content_type='text/plain', expires=2025-01-31T12:00:00Z, content_length=1024)
+    """
+
+    name: str
+    storage_type: str
+    content_type: str
+    expires: datetime
+    content_length: int | None = None
+
+    @property
+    def is_public(self) -> bool:
+        """Whether the name is under ``public/``, which anyone may read by convention."""
+        return self.name.startswith("public/")
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class ArtifactContent(_Model):
+    """Where an artifact's content is, as ``queue.artifact`` and
+    ``latestArtifact`` say: a ``url`` (``s3``, ``reference``), an object
+    ``name`` with download ``credentials`` (``object``), or the ``reason``
+    and ``message`` of an ``error`` artifact.
+
+    The credentials hold a secret ``accessToken``: they never show in the
+    repr, and a URL shows without its (possibly signing) query.
+
+    Example:
+        >>> content = ArtifactContent.from_json({"storageType": "object",
+        ...     "name": "t/fN1SbArXTPSVFNUvaOlinQ/0/public/build.tar.gz",
+        ...     "credentials": {"clientId": "artifact-download/x", "accessToken": "s3cr3t",
+        ...                     "certificate": "{}"}})
+        >>> content
+        ArtifactContent(storage_type='object', \
+name='t/fN1SbArXTPSVFNUvaOlinQ/0/public/build.tar.gz')
+        >>> ArtifactContent.from_json({"storageType": "s3",
+        ...     "url": "https://bucket.example.com/a?X-Amz-Signature=abc"})
+        ArtifactContent(storage_type='s3', url='https://bucket.example.com/a?…')
+    """
+
+    storage_type: str
+    url: str | None = attrs.field(default=None, repr=_url_repr)
+    name: str | None = None
+    credentials: dict[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
+    reason: str | None = None
+    message: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """Whether this is an ``error`` artifact (see ``reason`` and ``message``).
+
+        Example:
+            >>> ArtifactContent.from_json({"storageType": "error",
+            ...     "reason": "file-missing-on-worker", "message": "no such file"}).is_error
+            True
+        """
+        return self.storage_type == "error"
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskGroupInfo(_Model):
+    """A task group, as ``getTaskGroup`` (or a ``listTaskGroup`` page) gives it.
+
+    Example:
+        >>> group = TaskGroupInfo.from_json({"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+        ...     "schedulerId": "-", "expires": "2025-02-01T13:00:00.000Z",
+        ...     "sealed": "2024-01-31T12:00:00.000Z"})
+        >>> group.is_sealed, group.sealed.year
+        (True, 2024)
+    """
+
+    task_group_id: str
+    scheduler_id: str
+    expires: datetime
+    sealed: datetime | None = None
+
+    @property
+    def is_sealed(self) -> bool:
+        """Whether the group is sealed: no task may be added to it any more."""
+        return self.sealed is not None
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskGroupCancellation(_Model):
+    """What ``cancelTaskGroup`` answers.
+
+    Example:
+        >>> TaskGroupCancellation.from_json({"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+        ...     "taskGroupSize": 3, "cancelledCount": 1, "taskIds": ["fN1SbArXTPSVFNUvaOlinQ"]})
+        TaskGroupCancellation(task_group_id='XDqefRsvTG6ajX5vWks8LQ', task_group_size=3, \
+cancelled_count=1, task_ids=('fN1SbArXTPSVFNUvaOlinQ',))
+    """
+
+    task_group_id: str
+    task_group_size: int
+    cancelled_count: int
+    task_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskQueueCounts(_Model):
+    """How many tasks of a task queue are pending and claimed (``taskQueueCounts``).
+
+    Example:
+        >>> TaskQueueCounts.from_json({"taskQueueId": "proj/linux", "pendingTasks": 0,
+        ...     "claimedTasks": 2}).claimed_tasks
+        2
+    """
+
+    task_queue_id: str
+    pending_tasks: int
+    claimed_tasks: int
+
+
+# --- index and object services ------------------------------------------------
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class IndexedTask(_Model):
+    """An index entry, as ``findTask`` and ``listTasks`` give it.
+
+    Example:
+        >>> entry = IndexedTask.from_json({"namespace": "proj.latest.build",
+        ...     "taskId": "fN1SbArXTPSVFNUvaOlinQ", "rank": 1706702400, "data": {"rev": "abc"},
+        ...     "expires": "2025-02-01T00:00:00.000Z"})
+        >>> entry.task_id, entry.data["rev"]
+        ('fN1SbArXTPSVFNUvaOlinQ', 'abc')
+    """
+
+    namespace: str
+    task_id: str
+    rank: int | float
+    data: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    expires: datetime
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class NamespaceInfo(_Model):
+    """A namespace of the index, as ``listNamespaces`` gives it.
+
+    Example:
+        >>> NamespaceInfo.from_json({"namespace": "proj.latest", "name": "latest",
+        ...     "expires": "2025-02-02T00:00:00.000Z"})
+        NamespaceInfo(namespace='proj.latest', name='latest', expires=2025-02-02T00:00:00Z)
+    """
+
+    namespace: str
+    name: str
+    expires: datetime
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class ObjectMetadata(_Model):
+    """An object's metadata, as the object service's ``object`` call gives it.
+
+    Example:
+        >>> meta = ObjectMetadata.from_json({"projectId": "none",
+        ...     "expires": "2025-01-31T12:00:00.000Z", "hashes": {"sha256": "ab" * 32}})
+        >>> sorted(meta.hashes), meta.project_id
+        (['sha256'], 'none')
+    """
+
+    project_id: str
+    expires: datetime
+    hashes: dict[str, str] = attrs.field(factory=dict, hash=False, repr=False)

@@ -1,0 +1,244 @@
+"""The index: dotted namespaces that name tasks (``project.app.latest``).
+
+Example:
+    >>> import tcmodel
+    >>> ns = tcmodel.Cluster.from_url("https://tc.example.com").index("project.app")
+    >>> ns
+    <Namespace namespace='project.app'>
+    >>> ns.child("latest")
+    <Namespace namespace='project.app.latest'>
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tcmodel.api import endpoint
+from tcmodel.models import IndexedTask, NamespaceInfo
+from tcmodel.resources.base import Resource
+from tcmodel.resources.collection import Listing
+from tcmodel.resources.task import Task
+from tcmodel.transport import Call
+from tcmodel.utils import from_now, to_json_date
+
+if TYPE_CHECKING:
+    from tcmodel.cluster import Cluster
+    from tcmodel.resources.artifact import Artifact
+
+__all__ = ["IndexEntry", "Namespace"]
+
+_NAMESPACE = re.compile(r"^([a-zA-Z0-9_!~*'()%-]+\.)*[a-zA-Z0-9_!~*'()%-]+$")
+
+
+def _check_namespace(namespace: str) -> str:
+    if not isinstance(namespace, str):
+        raise TypeError(f"a namespace is a str, not {type(namespace).__name__}")
+    if namespace and not _NAMESPACE.match(namespace):
+        raise ValueError(
+            f"invalid index namespace {namespace!r}: dotted words of "
+            "[a-zA-Z0-9_!~*'()%-], no '/' and no empty part"
+        )
+    return namespace
+
+
+class Namespace(Resource):
+    """A namespace of the index (``""`` is the root). An *index path* is a
+    namespace whose last word names an entry; :meth:`find` looks it up.
+
+    Example:
+        >>> import tcmodel
+        >>> c = tcmodel.Cluster.from_url("https://tc.example.com")
+        >>> c.index("a/b")
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid index namespace 'a/b': ...
+    """
+
+    def __init__(
+        self, cluster: Cluster, namespace: str = "", *, info: NamespaceInfo | None = None
+    ) -> None:
+        super().__init__(cluster)
+        self.namespace = _check_namespace(namespace)
+        self.info = info
+
+    def _identity(self) -> tuple[tuple[str, Any], ...]:
+        return (("namespace", self.namespace),)
+
+    @property
+    def name(self) -> str:
+        """The last word of the namespace.
+
+        Example:
+            >>> # cluster.index("project.app.latest").name  ->  'latest'
+        """
+        return self.namespace.rsplit(".", 1)[-1]
+
+    def child(self, name: str) -> Namespace:
+        """The namespace one level down (no request).
+
+        Example:
+            >>> # cluster.index("project").child("app")
+        """
+        return Namespace(self.cluster, f"{self.namespace}.{name}" if self.namespace else name)
+
+    def _call(self, name: str, body: Any = None) -> Call:
+        key = "indexPath" if name == "findTask" else "namespace"
+        return Call(endpoint("index", name), {key: self.namespace}, {}, body)
+
+    # lookups
+
+    def entry(self) -> IndexEntry:
+        """The index entry at this path (``findTask``).
+
+        Example:
+            >>> # cluster.index("project.app.latest").entry().rank
+        """
+        raw = self._run(self._transport.call(self._call("findTask")))
+        return IndexEntry(self.cluster, IndexedTask.from_json(raw))
+
+    def find(self) -> Task:
+        """The task indexed at this path (``findTask``; one request).
+
+        Example:
+            >>> # cluster.index("project.app.latest").find().state
+        """
+        return self.entry().task
+
+    def artifact(self, name: str) -> Artifact:
+        """Artifact ``name`` of the latest run of the task indexed here
+        (one ``findTask`` request now; the artifact is read lazily).
+
+        Example:
+            >>> # ns = cluster.index("project.app.latest")
+            >>> # ns.artifact("public/build/app.tar.gz").download(".")
+        """
+        return self.find().latest_artifact(name)
+
+    def namespaces(self) -> Listing[Namespace]:
+        """The namespaces directly below this one (lazily paged).
+
+        Example:
+            >>> # [n.namespace for n in cluster.index("project").namespaces()]
+        """
+        cluster = self.cluster
+
+        def make(raw: Any) -> Namespace:
+            info = NamespaceInfo.from_json(raw)
+            return Namespace(cluster, info.namespace, info=info)
+
+        return Listing(self._transport, self._call("listNamespaces"), "namespaces", make)
+
+    def tasks(self) -> Listing[IndexEntry]:
+        """The entries directly in this namespace (lazily paged).
+
+        Example:
+            >>> # [(e.name, e.task_id) for e in cluster.index("project.app").tasks()]
+        """
+        cluster = self.cluster
+        return Listing(
+            self._transport,
+            self._call("listTasks"),
+            "tasks",
+            lambda raw: IndexEntry(cluster, IndexedTask.from_json(raw)),
+        )
+
+    # changes
+
+    def insert(
+        self,
+        task: Task | str,
+        *,
+        rank: float = 0,
+        data: dict[str, Any] | None = None,
+        expires: datetime | str | None = None,
+    ) -> IndexEntry:
+        """Index ``task`` at this path (``insertTask``). An existing entry
+        with a higher rank is kept: compare the returned entry's task id.
+
+        ``expires`` is a datetime or a :func:`~tcmodel.from_now` offset;
+        by default one year.
+
+        Example:
+            >>> # cluster.index("project.app.latest").insert(task, rank=42)
+        """
+        task_id = task.task_id if isinstance(task, Task) else Task(self.cluster, task).task_id
+        when = from_now(expires) if isinstance(expires, str) else expires
+        when = when or from_now("1 year")
+        body = {
+            "taskId": task_id,
+            "rank": rank,
+            "data": data or {},
+            "expires": to_json_date(when),
+        }
+        raw = self._run(self._transport.call(self._call("insertTask", body)))
+        return IndexEntry(self.cluster, IndexedTask.from_json(raw))
+
+    def delete(self) -> None:
+        """Remove the entry at this path (``deleteTask``).
+
+        Example:
+            >>> # cluster.index("project.app.old").delete()
+        """
+        self._run(self._transport.call(self._call("deleteTask")))
+
+
+class IndexEntry(Resource):
+    """One entry of the index: a task under a path, with rank and data.
+
+    Example:
+        >>> import tcmodel
+        >>> from tcmodel.api import endpoint
+from tcmodel.models import IndexedTask
+        >>> c = tcmodel.Cluster.from_url("https://tc.example.com")
+        >>> e = IndexEntry(c, IndexedTask.from_json({"namespace": "a.b",
+        ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
+        ...     "expires": "2030-01-01T00:00:00Z"}))
+        >>> e
+        <IndexEntry namespace='a.b' taskId='Dx4tPEtaRpeIeWpbTD0uHw'>
+        >>> e.task
+        <Task taskId='Dx4tPEtaRpeIeWpbTD0uHw'>
+    """
+
+    def __init__(self, cluster: Cluster, entry: IndexedTask) -> None:
+        super().__init__(cluster)
+        self.entry = entry
+
+    def _identity(self) -> tuple[tuple[str, Any], ...]:
+        return (("namespace", self.entry.namespace), ("taskId", self.entry.task_id))
+
+    @property
+    def namespace(self) -> str:
+        """The entry's full index path."""
+        return self.entry.namespace
+
+    @property
+    def name(self) -> str:
+        """The last word of the path."""
+        return self.entry.namespace.rsplit(".", 1)[-1]
+
+    @property
+    def task_id(self) -> str:
+        """The indexed task's id."""
+        return self.entry.task_id
+
+    @property
+    def task(self) -> Task:
+        """The indexed task (no request)."""
+        return Task(self.cluster, self.entry.task_id)
+
+    @property
+    def rank(self) -> float:
+        """The entry's rank (a higher rank wins)."""
+        return self.entry.rank
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The data stored with the entry."""
+        return self.entry.data
+
+    @property
+    def expires(self) -> datetime:
+        """When the entry expires."""
+        return self.entry.expires

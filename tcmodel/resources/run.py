@@ -1,0 +1,205 @@
+"""Runs: one attempt at a task, with its state, worker and artifacts.
+
+Example:
+    >>> import tcmodel
+    >>> run = tcmodel.Cluster.from_url("https://tc.example.com").task(
+    ...     "Dx4tPEtaRpeIeWpbTD0uHw").run(0)
+    >>> run
+    <Run taskId='Dx4tPEtaRpeIeWpbTD0uHw' runId=0>
+    >>> run.artifact("public/build/target.tar.gz")
+    <Artifact taskId='Dx4tPEtaRpeIeWpbTD0uHw' runId=0 name='public/build/target.tar.gz'>
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tcmodel.errors import NotFound
+from tcmodel.models import ArtifactInfo, RunInfo
+from tcmodel.resources.base import Resource
+from tcmodel.resources.collection import Listing
+from tcmodel.transport import Call
+
+if TYPE_CHECKING:
+    from tcmodel.resources.artifact import Artifact
+    from tcmodel.resources.task import Task
+
+__all__ = ["Run"]
+
+
+class Run(Resource):
+    """Run ``run_id`` of a task. Its facts come from the task's status: a
+    resolved run's never change; an unresolved one's are re-read by
+    :meth:`refresh`.
+
+    Example:
+        >>> import tcmodel
+        >>> t = tcmodel.Cluster.from_url("https://tc.example.com").task("Dx4tPEtaRpeIeWpbTD0uHw")
+        >>> t.run(-1)
+        Traceback (most recent call last):
+        ...
+        ValueError: runId must be a non-negative integer, not -1
+    """
+
+    def __init__(self, task: Task, run_id: int, *, info: RunInfo | None = None) -> None:
+        if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
+            raise ValueError(f"runId must be a non-negative integer, not {run_id!r}")
+        super().__init__(task.cluster)
+        self.task = task
+        self.run_id = run_id
+        self._info = info
+
+    def _identity(self) -> tuple[tuple[str, Any], ...]:
+        return (("taskId", self.task.task_id), ("runId", self.run_id))
+
+    def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
+        return (("state", self._info.state),) if self._info is not None else ()
+
+    @property
+    def task_id(self) -> str:
+        """The task's id."""
+        return self.task.task_id
+
+    @property
+    def info(self) -> RunInfo:
+        """This run's record from the task status (loaded with the status).
+
+        Raises :class:`~tcmodel.NotFound` if the task has no such run.
+
+        Example:
+            >>> # run.info.worker_id
+        """
+        if self._info is None:
+            self._info = self._find(self.task.status.runs)
+        return self._info
+
+    def _find(self, runs: tuple[RunInfo, ...]) -> RunInfo:
+        for info in runs:
+            if info.run_id == self.run_id:
+                return info
+        raise NotFound(
+            call=str(Call.of("queue", "status", taskId=self.task_id)),
+            method="GET",
+            url=self.cluster.root_url,
+            status=404,
+            code="ResourceNotFound",
+            message=f"task {self.task_id} has no run {self.run_id} (it has {len(runs)})",
+        )
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the run's facts are in memory.
+
+        Example:
+            >>> # run.loaded
+        """
+        return self._info is not None
+
+    def refresh(self) -> Run:
+        """Re-read the run's facts (a resolved run's are kept: they are final).
+
+        Example:
+            >>> # run.refresh().state
+        """
+        if self._info is None or not self._info.is_resolved:
+            self._info = self._find(self.task.refresh().status.runs)
+        return self
+
+    # facts
+
+    @property
+    def state(self) -> str:
+        """``pending``, ``running``, ``completed``, ``failed`` or ``exception``."""
+        return self.info.state
+
+    @property
+    def reason_created(self) -> str:
+        """Why the run exists: ``scheduled``, ``retry``, ``task-retry``, ``rerun``…"""
+        return self.info.reason_created
+
+    @property
+    def reason_resolved(self) -> str | None:
+        """Why it ended (``completed``, ``failed``, ``canceled``, …) or ``None``."""
+        return self.info.reason_resolved
+
+    @property
+    def scheduled(self) -> datetime | None:
+        """When the run became pending."""
+        return self.info.scheduled
+
+    @property
+    def started(self) -> datetime | None:
+        """When a worker claimed it."""
+        return self.info.started
+
+    @property
+    def resolved(self) -> datetime | None:
+        """When it was resolved."""
+        return self.info.resolved
+
+    @property
+    def duration(self) -> timedelta | None:
+        """From start to resolution (``None`` until both are known)."""
+        return self.info.duration
+
+    @property
+    def worker_group(self) -> str | None:
+        """The claiming worker's group."""
+        return self.info.worker_group
+
+    @property
+    def worker_id(self) -> str | None:
+        """The claiming worker's id."""
+        return self.info.worker_id
+
+    @property
+    def taken_until(self) -> datetime | None:
+        """Until when the worker holds the claim."""
+        return self.info.taken_until
+
+    # artifacts
+
+    def artifacts(self) -> Listing[Artifact]:
+        """This run's artifacts (lazily paged ``listArtifacts``).
+
+        Example:
+            >>> # [a.name for a in run.artifacts()]
+        """
+        from tcmodel.resources.artifact import Artifact
+
+        cluster, task_id, run_id = self.cluster, self.task_id, self.run_id
+
+        def make(raw: Any) -> Artifact:
+            info = ArtifactInfo.from_json(raw)
+            return Artifact(cluster, task_id, run_id, info.name, info=info)
+
+        call = Call.of("queue", "listArtifacts", taskId=task_id, runId=run_id)
+        return Listing(self._transport, call, "artifacts", make)
+
+    def artifact(self, name: str) -> Artifact:
+        """A handle on artifact ``name`` of this run (no request).
+
+        Example:
+            >>> # run.artifact("public/build/target.tar.gz").read_bytes()
+        """
+        from tcmodel.resources.artifact import Artifact
+
+        return Artifact(self.cluster, self.task_id, self.run_id, name)
+
+    def log(self) -> str:
+        """This run's log text: ``live_backing.log``, else ``live.log``.
+
+        Raises :class:`~tcmodel.NotFound` when the run has neither.
+
+        Example:
+            >>> # print(run.log())
+        """
+        from tcmodel.resources.task import LOG_NAMES
+
+        for name in LOG_NAMES[:-1]:
+            try:
+                return self.artifact(name).read_text()
+            except NotFound:
+                continue
+        return self.artifact(LOG_NAMES[-1]).read_text()
