@@ -434,7 +434,7 @@ class Transport:
     def build_request(self, call: Call) -> httpx.Request:
         """The ``httpx.Request`` for ``call``: exact URL and compact JSON body
         (the bytes Hawk hashes are the bytes sent)."""
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **_client_headers()}
         content: bytes | None = None
         if call.body is not None:
             content = json.dumps(call.body, separators=(",", ":")).encode("utf-8")

@@ -81,6 +81,7 @@ def error_body(code: str, message: str, method: str = "status") -> dict[str, Any
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     server: _Server
 
     def _handle(self) -> None:
@@ -125,7 +126,7 @@ class HTTPStub:
         self._script: list[Answer] = []
         self.requests: list[Recorded] = []
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
     def url(self) -> str:
@@ -148,6 +149,10 @@ class HTTPStub:
     @property
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
+
+    def _serve(self) -> None:
+        # A short poll interval keeps shutdown() (and so each test) quick.
+        self._server.serve_forever(poll_interval=0.01)
 
     def start(self) -> HTTPStub:
         self._thread.start()

@@ -393,15 +393,9 @@ def test_completed_task_defaults_and_bad_options(lc: LocalCluster) -> None:
     assert error_of(index(lc).findTask, "d.y").status_code == 404
 
 
-def _queue_ready(lc: LocalCluster, *entries: str) -> None:
-    missing = [e for e in entries if lc.state.queue.handler(e) is None]
-    if missing:
-        pytest.xfail(f"the local queue does not handle {', '.join(missing)} yet")
-
-
-def _run_task_to_completion(lc: LocalCluster, task: dict[str, Any]) -> tuple[str, Any]:
-    """Create, claim and complete ``task`` through the queue's HTTP API."""
-    _queue_ready(lc, "createTask", "claimWork", "reportCompleted", "createArtifact")
+def claimed_task(lc: LocalCluster, task: dict[str, Any]) -> tuple[str, Any]:
+    """Create and claim ``task`` through the queue's HTTP API; returns its
+    taskId and a Queue client with the run's temporary credentials."""
     c = lc.root_credentials
     opts = {
         "rootUrl": lc.root_url,
@@ -418,7 +412,7 @@ def _run_task_to_completion(lc: LocalCluster, task: dict[str, Any]) -> tuple[str
     return task_id, worker
 
 
-def _task_def(routes: list[str]) -> dict[str, Any]:
+def task_definition(routes: list[str]) -> dict[str, Any]:
     return {
         "taskQueueId": "proj/ci",
         "schedulerId": "tests",
@@ -449,10 +443,16 @@ def _make_artifacts(lc: LocalCluster, task_id: str, worker: Any) -> None:
 
 
 def test_task_completed_through_the_queue_is_indexed(lc: LocalCluster) -> None:
-    task_id, worker = _run_task_to_completion(lc, _task_def(["index.proj.ci.latest"]))
+    task_id, worker = claimed_task(lc, task_definition(["index.proj.ci.latest"]))
     _make_artifacts(lc, task_id, worker)
     found = find(index(lc), "proj.ci.latest")
     assert (found["taskId"], found["rank"]) == (task_id, 3)
+
+
+def test_failed_task_is_not_indexed(lc: LocalCluster) -> None:
+    task_id, worker = claimed_task(lc, task_definition(["index.proj.failed"]))
+    worker.reportFailed(task_id, "0")
+    assert error_of(index(lc).findTask, "proj.failed").status_code == 404
 
 
 # -- findArtifactFromTask -------------------------------------------------------------
@@ -512,8 +512,7 @@ def test_find_artifact_public_name_without_artifact_goes_to_unsigned_queue_url(
 
 
 def test_find_artifact_redirects_resolve_through_the_queue(lc: LocalCluster) -> None:
-    task_id, worker = _run_task_to_completion(lc, _task_def(["index.proj.art.latest"]))
-    _queue_ready(lc, "getLatestArtifact")
+    task_id, worker = claimed_task(lc, task_definition(["index.proj.art.latest"]))
     _make_artifacts(lc, task_id, worker)
     # public: straight to the storage, no queue hop
     public = _redirect(lc, "proj.art.latest", "public/build.txt", None)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import taskcluster
 from schemas import validate_endpoint
+from test_lc_index import claimed_task, index, task_definition
 
 from tcmodel.credentials import Credentials
 from tcmodel.testing import LocalCluster
@@ -365,3 +366,42 @@ def test_download_needs_the_download_scope(lc: LocalCluster) -> None:
     ]:
         err = error_of(call, *args)
         assert (err.status_code, err.body["code"]) == (403, "InsufficientScopes")
+
+
+# -- object artifacts ---------------------------------------------------------------
+
+
+def test_object_artifact_through_the_queue_and_the_index(lc: LocalCluster) -> None:
+    task_id, worker = claimed_task(lc, task_definition(["index.proj.obj.latest"]))
+    name = "public/obj.txt"
+    request = {"storageType": "object", "contentType": "text/plain", "expires": expires(24)}
+    validate_endpoint("queue", "createArtifact", request=request)
+    art = worker.createArtifact(task_id, "0", name, request)
+    validate_endpoint("queue", "createArtifact", response=art)
+    assert art["name"] == f"t/{task_id}/0/{name}"
+    # the worker uploads with the temporary credentials the queue gave it
+    opts = {"rootUrl": lc.root_url, "maxRetries": 0, "credentials": art["credentials"]}
+    uploader = taskcluster.Object(opts)
+    payload = upload_request(
+        art["uploadId"], put_method(len(DATA)), projectId=art["projectId"], expires=art["expires"]
+    )
+    put = create(uploader, art["name"], payload)["uploadMethod"]["putUrl"]
+    assert httpx.put(put["url"], content=DATA, headers=put["headers"]).status_code == 200
+    ids = {"projectId": art["projectId"], "uploadId": art["uploadId"]}
+    finish(uploader, art["name"], {**ids, "hashes": hashes(DATA)})
+    worker.finishArtifact(task_id, "0", name, {"uploadId": art["uploadId"]})
+    worker.reportCompleted(task_id, "0")
+
+    anonymous = taskcluster.Queue({"rootUrl": lc.root_url, "maxRetries": 0})
+    redirect = anonymous.getLatestArtifact(task_id, name)  # 303 body {storageType, url}
+    assert redirect["url"] == lc.state.objects.simple_url(art["name"])
+    content = anonymous.latestArtifact(task_id, name)
+    validate_endpoint("queue", "latestArtifact", response=content)
+    opts = {"rootUrl": lc.root_url, "maxRetries": 0, "credentials": content["credentials"]}
+    answer = start_download(taskcluster.Object(opts), content["name"], {"getUrl": True})
+    assert answer["hashes"] == hashes(DATA) and httpx.get(answer["url"]).content == DATA
+    # for a public object artifact the real index redirects to the queue's URL
+    found = index(lc).findArtifactFromTask("proj.obj.latest", name)["response"]
+    location = found.headers["Location"]
+    assert location == f"{lc.root_url}/api/queue/v1/task/{task_id}/artifacts/public%2Fobj.txt"
+    assert httpx.get(location, follow_redirects=True).content == DATA

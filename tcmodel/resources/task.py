@@ -57,6 +57,7 @@ class TaskBatch:
             if tid not in self.tasks:
                 self.tasks[tid] = Task(cluster, tid, batch=self)
         self._transport = cluster.transport
+        self._asked: dict[str, set[str]] = {"status": set(), "definition": set()}
 
     def fill(self, kind: str) -> Op[None]:
         """Fetch what the batch's tasks lack of ``kind`` ("status" or
@@ -65,9 +66,13 @@ class TaskBatch:
             "status": ("_status", "statuses", "statuses", "status"),
             "definition": ("_definition", "tasks", "tasks", "task"),
         }[kind]
-        wanted = [tid for tid, t in self.tasks.items() if not t._is_cached(attr)]
+        asked = self._asked[kind]
+        wanted = [
+            t for t, task in self.tasks.items() if t not in asked and not task._is_cached(attr)
+        ]
         if not wanted:
             return
+        asked.update(wanted)  # ids the queue drops are not asked for in bulk again
         call = Call.of("queue", name, body={"taskIds": wanted})
         convert = TaskStatus.from_json if kind == "status" else TaskDefinition.from_json
         for item in (yield from self._transport.all_items(Pager(call, items_key))):

@@ -190,7 +190,8 @@ class Authenticator:
     # -- scopes -----------------------------------------------------------
 
     def _sync_roles(self) -> None:
-        roles = tuple(self.state.roles.items())
+        with self.state.lock:  # add_role may be changing the dict
+            roles = tuple(self.state.roles.items())
         if roles != self._roles_seen:
             self._roles_seen = roles
             self._expanded.clear()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import copy
 import hashlib
 import heapq
@@ -609,19 +608,26 @@ class IndexService(Service):
         )
         url = f"{root}/api/queue/v1{queue_path}"
         if self._anonymous_can_read(name):
-            target: Callable[[str, str, Request], str] | None = getattr(
-                self.cluster.queue, "latest_artifact_target_url", None
-            )
-            if target is not None:
-                # on any error the real index falls back to the queue URL
-                with contextlib.suppress(ApiError):
-                    url = target(entry.task_id, name, req)
+            url = self._storage_url(entry.task_id, name, req) or url
         else:
             from tcmodel.hawk import sign_url
 
             expires_at = int(self.cluster.clock.now() + _SIGNED_URL_SECONDS)
             url = sign_url(url, self._credentials(), expires_at=expires_at)
         return Response(303, None, {"Location": url})
+
+    def _storage_url(self, task_id: str, name: str, req: Request) -> str | None:
+        """Where the real index sends a public name: the ``url`` of the
+        queue's artifact-content answer (s3 and reference artifacts). Object
+        and error artifacts have none, and any error counts as none; the
+        caller then uses the unsigned getLatestArtifact URL."""
+        try:
+            target = self.cluster.queue.latest_artifact_target_url(task_id, name, req)
+        except ApiError:
+            return None
+        if target.startswith(self.cluster.objects.simple_url("")):
+            return None  # an object artifact
+        return target
 
     def _anonymous_can_read(self, name: str) -> bool:
         from tcmodel.scopes import satisfies

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 
 from tcmodel.api import ENDPOINTS, Endpoint, ScopeExpression
-from tcmodel.testing._core import ApiError, Request, Response, iso
+from tcmodel.testing._core import ApiError, Clock, Request, Response, iso
 from tcmodel.testing.auth import Authenticator, Identity
 from tcmodel.testing.faults import Fault, FaultSet
 from tcmodel.testing.state import Blob, Client, ClusterState, Settings
@@ -324,7 +324,8 @@ class _ApiApp:
     ) -> _Reply:
         route = loc.route
         if route is None:
-            err = ApiError(404, "ResourceNotFound", f"No such resource: {method} {target}")
+            path = target.partition("?")[0]  # never echo a query (it may hold a bewit)
+            err = ApiError(404, "ResourceNotFound", f"No such resource: {method} {path}")
             return self.error(loc, err)
         body: Any = None
         ident: Identity | None = None
@@ -855,7 +856,7 @@ class LocalCluster:
         return self._blob_url
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         """The cluster clock (:class:`~tcmodel.testing._core.Clock`)."""
         return self.state.clock
 
