@@ -118,7 +118,10 @@ class Cluster:
                 missing = "TASKCLUSTER_ACCESS_TOKEN" if client_id else "TASKCLUSTER_CLIENT_ID"
                 raise ConfigurationError(f"{missing} is not set, but its partner variable is")
             cert = env.get("TASKCLUSTER_CERTIFICATE", "").strip() or None
-            credentials = Credentials(client_id, token, cert)
+            try:
+                credentials = Credentials(client_id, token, cert)
+            except ValueError as exc:
+                raise ConfigurationError(f"TASKCLUSTER_CERTIFICATE: {exc}") from None
         return cls.from_url(root_url, credentials, **kwargs)
 
     # identity

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import zlib
@@ -36,7 +37,7 @@ from tcmodel.credentials import Credentials
 from tcmodel.errors import APIError, ArtifactError, ConnectionFailed, HashMismatch, TaskclusterError
 from tcmodel.hawk import HawkAuth
 from tcmodel.models import ArtifactContent
-from tcmodel.transport import CHUNK_SIZE, Call, Close, Emit, Op, ReadChunk, Send, Sleep, Transport
+from tcmodel.transport import CHUNK_SIZE, Call, Close, Emit, Op, ReadChunk, Sleep, Transport
 from tcmodel.utils import parse_date
 
 __all__ = [
@@ -177,7 +178,7 @@ class _Decoder:
             if self._z.eof and self._z.unused_data:
                 # another gzip member follows
                 data = self._z.unused_data + data
-                self._z = zlib.decompressobj(self._wbits)
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
             if not data and len(out) < CHUNK_SIZE:
                 return
 
@@ -384,10 +385,8 @@ def _close_quietly(response: httpx.Response) -> None:
     """Close a sync streamed response without the driver (async ones are
     left to their client)."""
     if isinstance(response.stream, httpx.SyncByteStream):
-        try:
+        with contextlib.suppress(Exception):  # best effort on the way out
             response.close()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass
 
 
 def _open(

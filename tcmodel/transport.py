@@ -664,39 +664,22 @@ class Transport:
 
     # conveniences over the drivers
 
-    def request(
-        self,
-        service: str,
-        name: str,
-        /,
-        *,
-        query: Mapping[str, str | int] | None = None,
-        body: Any = None,
-        **params: str | int,
-    ) -> Any:
-        """Call any API entry and return its JSON (sync).
+    def request(self, service: str, name: str, /, **kwargs: Any) -> Any:
+        """Call any API entry and return its JSON (sync); ``kwargs`` are
+        those of :meth:`Call.of` (path parameters, ``query``, ``body``).
 
         Example:
             >>> # cluster.transport.request("queue", "status", taskId=task_id)
         """
-        return self.run(self.call(Call.of(service, name, query=query, body=body, **params)))
+        return self.run(self.call(Call.of(service, name, **kwargs)))
 
-    async def arequest(
-        self,
-        service: str,
-        name: str,
-        /,
-        *,
-        query: Mapping[str, str | int] | None = None,
-        body: Any = None,
-        **params: str | int,
-    ) -> Any:
+    async def arequest(self, service: str, name: str, /, **kwargs: Any) -> Any:
         """Call any API entry and return its JSON (async).
 
         Example:
             >>> # await cluster.transport.arequest("queue", "status", taskId=task_id)
         """
-        return await self.arun(self.call(Call.of(service, name, query=query, body=body, **params)))
+        return await self.arun(self.call(Call.of(service, name, **kwargs)))
 
     def all_items(self, pager: Pager) -> Op[list[Any]]:
         """An operation that fetches every page of ``pager`` and returns all

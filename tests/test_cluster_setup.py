@@ -230,9 +230,7 @@ def test_from_url_bad_credentials() -> None:
 
 
 def test_from_url_options_reach_the_transport() -> None:
-    with Cluster.from_url(
-        ROOT, ("a", "b"), authorized_scopes=("x:y",), max_retries=2
-    ) as cluster:
+    with Cluster.from_url(ROOT, ("a", "b"), authorized_scopes=("x:y",), max_retries=2) as cluster:
         assert cluster.transport.retry.max_retries == 2
         assert cluster.transport.authorized_scopes == ["x:y"]
     with pytest.raises(ConfigurationError):

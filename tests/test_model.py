@@ -270,9 +270,8 @@ def test_errors_name_the_call(cluster: tcmodel.Cluster) -> None:
 
 
 def test_anonymous_cannot_create(lc: LocalCluster) -> None:
-    with tcmodel.Cluster.from_url(lc.root_url) as anon:
-        with pytest.raises(tcmodel.InsufficientScopes):
-            anon.create_task(task_queue_id=QUEUE, payload={}, name="nope")
+    with tcmodel.Cluster.from_url(lc.root_url) as anon, pytest.raises(tcmodel.InsufficientScopes):
+        anon.create_task(task_queue_id=QUEUE, payload={}, name="nope")
 
 
 def test_index_namespace(lc: LocalCluster, cluster: tcmodel.Cluster) -> None:
