@@ -22,11 +22,13 @@ from tcmodel.errors import redact_url
 __all__ = ["install"]
 
 _LOGGERS = (
+    "tcmodel",  # callers may name a request by its (pre-signed) URL
     "httpx",
     "httpcore.connection",
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
+    "httpcore.socks",
     "mohawk.base",
     "mohawk.sender",
     "mohawk.receiver",

@@ -48,15 +48,24 @@ __all__ = [
     "redact_url",
 ]
 
-_BEWIT = re.compile(r"([?&]bewit=)[^&#\s\"']*")
+# A bewit, and the signature/session token of pre-signed storage URLs (S3,
+# GCS, Azure), which the queue hands out for artifacts.
+_BEWIT = re.compile(
+    r"([?&](?:bewit|X-Amz-Signature|X-Amz-Security-Token|X-Goog-Signature|Signature|sig)=)"
+    r"[^&#\s\"']*",
+    re.IGNORECASE,
+)
 
 
 def redact_url(url: str) -> str:
-    """Remove the value of any ``bewit`` from a URL (or any text).
+    """Remove the value of any ``bewit`` (or storage URL signature) from a
+    URL (or any text).
 
     Example:
         >>> redact_url("https://tc/x?a=1&bewit=c2VjcmV0&b=2")
         'https://tc/x?a=1&bewit=<redacted>&b=2'
+        >>> redact_url("https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature=ab12")
+        'https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature=<redacted>'
     """
     return _BEWIT.sub(r"\1<redacted>", url)
 
@@ -89,11 +98,11 @@ class ConnectionFailed(TaskclusterError):
     """
 
     def __init__(self, call: str, method: str, url: str, reason: str) -> None:
-        self.call = call
+        self.call = redact_url(call)
         self.method = method
         self.url = redact_url(url)
         self.reason = redact_url(reason)
-        super().__init__(f"{call}: connection failed: {self.reason}")
+        super().__init__(f"{self.call}: connection failed: {self.reason}")
 
 
 class HashMismatch(TaskclusterError):
@@ -144,14 +153,15 @@ class APIError(TaskclusterError):
         request_info: dict[str, Any] | None = None,
         body: Any = None,
     ) -> None:
-        self.call = call
+        self.call = redact_url(call)
         self.method = method
         self.url = redact_url(url)
         self.status = status
         self.code = code
-        self.message = message
+        # Servers and proxies may echo the request URL back: mask any bewit.
+        self.message = redact_url(message)
         self.request_info = request_info
-        self.body = body
+        self.body = redact_url(body) if isinstance(body, str) else body
         summary = message.split("\n\n---", 1)[0].strip()
         text = f"{call}: {status}"
         if code:

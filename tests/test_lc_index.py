@@ -286,6 +286,7 @@ def test_find_tasks_at_index_token_works_only_with_the_same_body(lc: LocalCluste
     for i in range(5):
         insert(idx, f"fi.t{i}", entry(T1, rank=i))
     body = {"indexes": [f"fi.t{i}" for i in range(5)]}
+    validate_endpoint("index", "findTasksAtIndex", request=body)
     first = idx.findTasksAtIndex(payload=body, query={"limit": 2})
     validate_endpoint("index", "findTasksAtIndex", response=first)
     token = first["continuationToken"]
@@ -300,7 +301,9 @@ def test_find_tasks_at_index_needs_find_task_scope_for_every_path(lc: LocalClust
     insert(index(lc), "a.x", entry(T1))
     creds = lc.add_client("finder", ["index:find-task:a.*"])
     idx = index(lc, creds)
-    assert idx.findTasksAtIndex({"indexes": ["a.x"]})["tasks"][0]["taskId"] == T1
+    result = idx.findTasksAtIndex({"indexes": ["a.x"]})
+    validate_endpoint("index", "findTasksAtIndex", response=result)
+    assert result["tasks"][0]["taskId"] == T1
     err = error_of(idx.findTasksAtIndex, {"indexes": ["a.x", "b.z"]})
     assert (err.status_code, err.body["code"]) == (403, "InsufficientScopes")
 

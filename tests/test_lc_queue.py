@@ -63,7 +63,9 @@ def upload_artifacts(lc: LocalCluster, tq: Any, task_id: str) -> None:
         "private/secret.bin",
         {"storageType": "s3", "expires": at(lc, days=1), "contentType": "application/octet-stream"},
     )
-    httpx.put(private["putUrl"], content=b"s3cr3t", headers={"Content-Type": "application/octet-stream"})
+    httpx.put(
+        private["putUrl"], content=b"s3cr3t", headers={"Content-Type": "application/octet-stream"}
+    )
 
     created = tq.createArtifact(
         task_id,
@@ -78,10 +80,18 @@ def upload_artifacts(lc: LocalCluster, tq: Any, task_id: str) -> None:
     ]
     # not finished yet: listed, but not readable
     expect_error(
-        404, "ResourceNotFound", anonymous_queue(lc).getArtifact, task_id, 0, "public/build/target.zip"
+        404,
+        "ResourceNotFound",
+        anonymous_queue(lc).getArtifact,
+        task_id,
+        0,
+        "public/build/target.zip",
     )
     inline_upload(lc, created, ZIP, "application/zip")
-    assert tq.finishArtifact(task_id, 0, "public/build/target.zip", {"uploadId": created["uploadId"]}) is None
+    assert (
+        tq.finishArtifact(task_id, 0, "public/build/target.zip", {"uploadId": created["uploadId"]})
+        is None
+    )
 
     tq.createArtifact(
         task_id,
@@ -156,7 +166,10 @@ def check_reads(lc: LocalCluster, task_id: str) -> None:
     # error: 424 with only {reason, message}
     resp = raw_get(lc, f"/task/{task_id}/runs/0/artifacts/public%2Fmissing.txt")
     assert resp.status_code == 424
-    assert resp.json() == {"reason": "file-missing-on-worker", "message": "no such file: missing.txt"}
+    assert resp.json() == {
+        "reason": "file-missing-on-worker",
+        "message": "no such file: missing.txt",
+    }
     assert resp.headers["x-taskcluster-artifact-storage-type"] == "error"
 
     # artifact-content

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import mohawk.base
 import pytest
 import taskcluster
 from schemas import validate_endpoint
@@ -44,7 +45,8 @@ class Checked:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if ep.input:
-                validate_endpoint(self._service, name, request=args[-1])
+                body = kwargs["payload"] if "payload" in kwargs else args[-1]
+                validate_endpoint(self._service, name, request=body)
             result = method(*args, **kwargs)
             if ep.output and result is not None:
                 validate_endpoint(self._service, name, response=result)
@@ -82,18 +84,26 @@ def object_client(lc: LocalCluster, creds: dict[str, Any]) -> Checked:
     return Checked(taskcluster.Object(client_options(lc, creds)), "object")
 
 
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
+def _running(settings: Settings | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCluster]:
+    with LocalCluster(settings=settings) as cluster:
+        # Hawk timestamps follow the cluster clock, so signed requests stay
+        # fresh after lc.advance() (the official client reads time.time()).
+        def cluster_now(offset_in_seconds: float = 0.0) -> int:
+            return int(cluster.clock.now() + offset_in_seconds)
+
+        monkeypatch.setattr(mohawk.base, "utc_now", cluster_now)
         yield cluster
         assert not cluster.errors, f"handlers raised: {cluster.errors!r}"
 
 
 @pytest.fixture
-def small_pages() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=2)) as cluster:
-        yield cluster
-        assert not cluster.errors, f"handlers raised: {cluster.errors!r}"
+def lc(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCluster]:
+    yield from _running(None, monkeypatch)
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCluster]:
+    yield from _running(Settings(max_page_size=2), monkeypatch)
 
 
 def at(lc: LocalCluster, **delta: float) -> str:
@@ -138,20 +148,27 @@ def task_queue(lc: LocalCluster, claimed: dict[str, Any]) -> Checked:
     return queue(lc, claimed["credentials"])
 
 
-def rest_error(fn: Callable[..., Any], *args: Any) -> TaskclusterRestFailure:
+def rest_error(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskclusterRestFailure:
     """Call ``fn`` expecting an error answer; returns the error."""
     with pytest.raises(TaskclusterRestFailure) as info:
-        fn(*args)
+        fn(*args, **kwargs)
     return info.value
 
 
-def expect_error(status: int, code: str | None, fn: Callable[..., Any], *args: Any) -> Any:
-    """Assert ``fn(*args)`` answers ``status`` (and error ``code``); returns the body."""
-    err = rest_error(fn, *args)
+def expect_error(
+    status: int, code: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    """Assert ``fn(*args, **kwargs)`` answers ``status`` (and error ``code``);
+    returns the error body."""
+    err = rest_error(fn, *args, **kwargs)
     assert err.status_code == status, (err.status_code, err.body)
     if code is not None:
         assert err.body["code"] == code, err.body
-        assert err.body["message"].rstrip().endswith(f"* time:       {err.body['requestInfo']['time']}")
+        assert (
+            err.body["message"]
+            .rstrip()
+            .endswith(f"* time:       {err.body['requestInfo']['time']}")
+        )
     return err.body
 
 

@@ -1,12 +1,350 @@
-"""Placeholder until the artifact helper lands the real module (helper-8 owns this file)."""
+"""Artifacts: the files a run produced, read lazily and streamed.
+
+An :class:`Artifact` is a handle: making one sends nothing. Its metadata
+(``artifactInfo``) loads on first use; its content is never kept, but
+streamed to a file, a buffer or the caller each time it is read, by the one
+download operation of :mod:`tcmodel.download` (sync or async alike).
+
+Example:
+    >>> import tcmodel
+    >>> cluster = tcmodel.Cluster.from_url("https://tc.example.com")
+    >>> art = Artifact(cluster, "Dx4tPEtaRpeIeWpbTD0uHw", 0, "public/build/x.tar.gz")
+    >>> art
+    <Artifact taskId='Dx4tPEtaRpeIeWpbTD0uHw' runId=0 name='public/build/x.tar.gz'>
+    >>> art.url.endswith("/task/Dx4tPEtaRpeIeWpbTD0uHw/runs/0/artifacts/public%2Fbuild%2Fx.tar.gz")
+    True
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from email.message import Message
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcmodel.download import DownloadResult, Progress, artifact_call, read_artifact_op
+from tcmodel.models import ArtifactInfo
+from tcmodel.resources.base import Resource
+from tcmodel.transport import Op, consume, map_op
+from tcmodel.utils import check_slug_id
+
+if TYPE_CHECKING:
+    from tcmodel.cluster import Cluster
+    from tcmodel.resources.run import Run
+    from tcmodel.resources.task import Task
+
+__all__ = ["Artifact"]
 
 
-class Artifact:
-    """Placeholder."""
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"artifact name must be a non-empty string, not {name!r}")
+    if not all(" " <= c <= "~" for c in name):
+        raise ValueError(f"artifact name must be printable ASCII, not {name!r}")
+    return name
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = args
+
+def _check_run_id(run_id: object) -> int | None:
+    if run_id is None:
+        return None
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
+        raise ValueError(f"runId must be a non-negative integer or None, not {run_id!r}")
+    return run_id
+
+
+def _charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    msg = Message()
+    msg["content-type"] = content_type
+    charset = msg.get_param("charset")
+    return charset if isinstance(charset, str) and charset else None
+
+
+class Artifact(Resource):
+    """Artifact ``name`` of run ``run_id`` of task ``task_id``.
+
+    ``run_id=None`` means the latest run, as the queue resolves it when the
+    artifact is read (``latestArtifact`` calls). The arguments are checked
+    here, before any request: ``ValueError`` for a bad taskId, a negative
+    run id or an empty or non-ASCII name.
+
+    Example:
+        >>> import tcmodel
+        >>> c = tcmodel.Cluster.from_url("https://tc.example.com")
+        >>> latest = Artifact(c, "Dx4tPEtaRpeIeWpbTD0uHw", None, "public/logs/live.log")
+        >>> latest.run is None, latest.is_public
+        (True, True)
+        >>> Artifact(c, "Dx4tPEtaRpeIeWpbTD0uHw", -1, "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: runId must be a non-negative integer or None, not -1
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        task_id: str,
+        run_id: int | None,
+        name: str,
+        *,
+        info: ArtifactInfo | None = None,
+    ) -> None:
+        self.task_id = check_slug_id(task_id, "taskId")
+        self._run_id = _check_run_id(run_id)
+        self._name = _check_name(name)
+        super().__init__(cluster)
+        self._info = info
+
+    # identity
+
+    def _identity(self) -> tuple[tuple[str, Any], ...]:
+        return (("taskId", self.task_id), ("runId", self._run_id), ("name", self._name))
+
+    def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
+        return (("storageType", self._info.storage_type),) if self._info is not None else ()
+
+    @property
+    def name(self) -> str:
+        """The artifact's name, e.g. ``public/build/target.tar.gz``."""
+        return self._name
+
+    @property
+    def run_id(self) -> int | None:
+        """The run's id, or ``None`` for "the latest run"."""
+        return self._run_id
+
+    @property
+    def task(self) -> Task:
+        """The task this artifact belongs to (a handle, no request).
+
+        Example:
+            >>> # artifact.task.status.state
+        """
+        from tcmodel.resources.task import Task
+
+        return Task(self._cluster, self.task_id)
+
+    @property
+    def run(self) -> Run | None:
+        """The run this artifact belongs to; ``None`` for a latest-run handle.
+
+        Example:
+            >>> # artifact.run.state
+        """
+        if self._run_id is None:
+            return None
+        from tcmodel.resources.run import Run
+
+        return Run(self.task, self._run_id)
+
+    @property
+    def is_public(self) -> bool:
+        """Whether the name is under ``public/`` (readable without
+        credentials, by convention); no request.
+
+        Example:
+            >>> # Artifact(c, tid, 0, "public/x").is_public  -> True
+        """
+        return self._name.startswith("public/")
+
+    @property
+    def basename(self) -> str:
+        """The last part of the name, used when downloading into a folder.
+
+        Example:
+            >>> # Artifact(c, tid, 0, "public/build/x.tar.gz").basename  -> 'x.tar.gz'
+        """
+        return self._name.rsplit("/", 1)[-1] or "artifact"
+
+    # metadata
+
+    def _load_info(self) -> Op[ArtifactInfo]:
+        call = artifact_call(self.task_id, self._run_id, self._name, kind="info")
+        return map_op(self._transport.call(call), ArtifactInfo.from_json)
+
+    @property
+    def info(self) -> ArtifactInfo:
+        """The artifact's metadata (``artifactInfo`` / ``latestArtifactInfo``,
+        loaded once). A link shows as ``link``: it is not followed.
+
+        Example:
+            >>> # artifact.info.content_length
+        """
+        return self._cached("_info", self._load_info)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the metadata is loaded (no request)."""
+        return self._info is not None
+
+    @property
+    def storage_type(self) -> str:
+        """``s3``, ``object``, ``reference``, ``link`` or ``error``."""
+        return self.info.storage_type
+
+    @property
+    def content_type(self) -> str:
+        """The content type given when the artifact was created."""
+        return self.info.content_type
+
+    @property
+    def expires(self) -> datetime:
+        """When the artifact expires (aware UTC)."""
+        return self.info.expires
+
+    @property
+    def content_length(self) -> int | None:
+        """The declared length in bytes, when the worker gave one."""
+        return self.info.content_length
+
+    def refresh(self) -> Artifact:
+        """Forget the loaded metadata; the next read loads it again.
+
+        Example:
+            >>> # artifact.refresh().storage_type
+        """
+        self._info = None
+        return self
+
+    # URLs
+
+    @property
+    def url(self) -> str:
+        """The unsigned ``getArtifact`` (``getLatestArtifact``) URL, which
+        redirects to the data; no request. Works as is for public names.
+
+        Example:
+            >>> # httpx.get(artifact.url, follow_redirects=True)
+        """
+        return self._transport.url_for(
+            artifact_call(self.task_id, self._run_id, self._name, kind="get")
+        )
+
+    def signed_url(self, expires_in: float = 3600) -> str:
+        """A bewit-signed ``getArtifact`` URL that anyone can GET (following
+        redirects) until it expires; the URL is then a secret. Needs
+        credentials (``ValueError`` without).
+
+        Example:
+            >>> # httpx.get(artifact.signed_url(600), follow_redirects=True)
+        """
+        call = artifact_call(self.task_id, self._run_id, self._name, kind="get")
+        return self._transport.signed_url(call, expires_in=expires_in)
+
+    # content
+
+    def _read_op(self, progress: Progress | None = None) -> Op[DownloadResult]:
+        return read_artifact_op(
+            self._transport, self.task_id, self._run_id, self._name, progress=progress
+        )
+
+    def _target(self, path: str | os.PathLike[str]) -> Path:
+        target = Path(path)
+        return target / self.basename if target.is_dir() else target
+
+    def download(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
+        """Save the content to ``path`` (a file, or an existing folder to put
+        the artifact's basename in) and return the file's path.
+
+        The data goes to a temporary file in the same folder, which replaces
+        ``path`` only once it is complete and verified; on any error it is
+        removed and ``path`` is left as it was. ``progress(done, total)`` is
+        told the bytes received so far.
+
+        Example:
+            >>> # artifact.download("out/", progress=lambda done, total: print(done, total))
+        """
+        target = self._target(path)
+        with _atomic_file(target) as write:
+            self._run(consume(self._read_op(progress), write))
+        return target
+
+    async def adownload(
+        self, path: str | os.PathLike[str], progress: Progress | None = None
+    ) -> Path:
+        """The async form of :meth:`download`.
+
+        Example:
+            >>> # await artifact.adownload("out/")
+        """
+        target = self._target(path)
+        with _atomic_file(target) as write:
+            await self._transport.arun(self._read_op(progress), on_emit=write)
+        return target
+
+    def _read_all(self) -> tuple[bytes, DownloadResult]:
+        chunks: list[bytes] = []
+        result = self._run(consume(self._read_op(), chunks.append))
+        return b"".join(chunks), result
+
+    def read_bytes(self) -> bytes:
+        """The whole content, decoded, as bytes (never cached).
+
+        Example:
+            >>> # data = artifact.read_bytes()
+        """
+        return self._read_all()[0]
+
+    async def aread_bytes(self) -> bytes:
+        """The async form of :meth:`read_bytes`.
+
+        Example:
+            >>> # data = await artifact.aread_bytes()
+        """
+        chunks: list[bytes] = []
+        await self._transport.arun(self._read_op(), on_emit=chunks.append)
+        return b"".join(chunks)
+
+    def read_text(self, encoding: str | None = None) -> str:
+        """The content as text, decoded with ``encoding``, else the charset
+        the data came with, else UTF-8.
+
+        Example:
+            >>> # print(run.artifact("public/logs/live_backing.log").read_text())
+        """
+        data, result = self._read_all()
+        return data.decode(encoding or _charset(result.content_type) or "utf-8")
+
+    def read_json(self) -> Any:
+        """The content parsed as JSON.
+
+        Example:
+            >>> # manifest = artifact.read_json()
+        """
+        return json.loads(self.read_bytes())
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The content, decoded, in chunks as they arrive; nothing is sent
+        until the first chunk is asked for.
+
+        Example:
+            >>> # for chunk in artifact.iter_bytes(): sink.write(chunk)
+        """
+        yield from self._transport.stream(self._read_op())
+
+
+@contextlib.contextmanager
+def _atomic_file(target: Path) -> Iterator[Callable[[bytes], None]]:
+    """A writer to a new file beside ``target`` that replaces it only if the
+    block ends without an error; otherwise the file is removed."""
+    folder = target.parent
+    tmp = folder / f".{target.name}.{secrets.token_hex(4)}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+
+            def write(data: bytes) -> None:
+                f.write(data)
+
+            yield write
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

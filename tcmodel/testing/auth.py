@@ -189,23 +189,20 @@ class Authenticator:
 
     # -- scopes -----------------------------------------------------------
 
-    def _sync_roles(self) -> None:
-        with self.state.lock:  # add_role may be changing the dict
-            roles = tuple(self.state.roles.items())
-        if roles != self._roles_seen:
-            self._roles_seen = roles
-            self._expanded.clear()
-
     def expand(self, scopes: Iterable[str]) -> tuple[str, ...]:
         """``scopes`` plus ``assume:anonymous``, expanded through the roles
         to a fixed point (sorted, without duplicates)."""
         key = tuple(scopes)
+        with self.state.lock:  # add_role may be changing the dict
+            snapshot = tuple(self.state.roles.items())
         with self._lock:
-            self._sync_roles()
+            if snapshot != self._roles_seen:
+                self._roles_seen = snapshot
+                self._expanded.clear()
             cached = self._expanded.get(key)
             if cached is not None:
                 return cached
-            roles = dict(self._roles_seen)
+        roles = dict(snapshot)
         result = set(key) | {"assume:anonymous"}
         todo = list(result)
         applied: set[str] = set()

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any
@@ -156,9 +157,7 @@ class WorkerHandlers(QueueBase):
         if run.state == "running":
             self._resolve(task, run, target, target, self._now(req))
             if target == "completed":
-                on_completed = getattr(self.cluster.index, "on_task_completed", None)
-                if on_completed is not None:
-                    on_completed(task.task_id, task.definition)
+                self.cluster.index.on_task_completed(task.task_id, copy.deepcopy(task.definition))
         elif run.state != target:
             raise self._conflict(
                 f"Run {run.run_id} of task `{task.task_id}` is not running or {target}."
