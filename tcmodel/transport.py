@@ -533,7 +533,13 @@ class Transport:
 
     # drivers
 
-    def _send_kwargs(self, step: Send) -> dict[str, Any]:
+    def _send_kwargs(self, step: Send, client: httpx.Client | httpx.AsyncClient) -> dict[str, Any]:
+        # Requests are built outside the client, so give them the client's
+        # default headers here (a user's client may carry its own). The
+        # client's own ``auth`` is never used: signing is ours, per origin.
+        for key, value in client.headers.items():
+            if key not in step.request.headers:
+                step.request.headers[key] = value
         auth = self.auth if isinstance(step.auth, str) else step.auth
         return {"auth": auth, "follow_redirects": False}
 
@@ -590,7 +596,9 @@ class Transport:
         self, step: Send | Sleep | ReadChunk | Close, readers: dict[int, Iterator[bytes]]
     ) -> Any:
         if isinstance(step, Send):
-            response = self.client.send(step.request, stream=True, **self._send_kwargs(step))
+            response = self.client.send(
+                step.request, stream=True, **self._send_kwargs(step, self.client)
+            )
             if not step.stream or response.status_code >= 400:
                 response.read()
                 response.close()
@@ -640,7 +648,9 @@ class Transport:
     ) -> Any:
         if isinstance(step, Send):
             client = self.async_client
-            response = await client.send(step.request, stream=True, **self._send_kwargs(step))
+            response = await client.send(
+                step.request, stream=True, **self._send_kwargs(step, client)
+            )
             if not step.stream or response.status_code >= 400:
                 await response.aread()
                 await response.aclose()

@@ -81,7 +81,7 @@ class ArtifactHandlers(QueueBase):
         return {"reason": body["reason"], "message": body["message"]}, True
 
     @handles("createArtifact")
-    def create_artifact(self, req: Request) -> Any:
+    def _api_create_artifact(self, req: Request) -> Any:
         """``POST /task/<taskId>/runs/<runId>/artifacts/<name>``: create (or
         idempotently repeat) an artifact of a running run."""
         validate_body(CREATE_ARTIFACT, req.body, "post-artifact-request.json")
@@ -158,7 +158,7 @@ class ArtifactHandlers(QueueBase):
         return {"storageType": kind}
 
     @handles("finishArtifact")
-    def finish_artifact(self, req: Request) -> Any:
+    def _api_finish_artifact(self, req: Request) -> Any:
         """``PUT /task/<taskId>/runs/<runId>/artifacts/<name>``: mark an object
         artifact present once its upload is finished (204)."""
         validate_body(FINISH_ARTIFACT, req.body, "finish-artifact-request.json")
@@ -272,36 +272,35 @@ class ArtifactHandlers(QueueBase):
             return {"storageType": kind, "name": obj, "credentials": credentials}
         return {"storageType": kind, "url": self._url(task_id, run_id, artifact)}
 
+    def _target(self, req: Request, *, latest: bool) -> tuple[str, int, Artifact]:
+        """The taskId, runId and (links followed) artifact a read asks for."""
+        if latest:
+            task, run_id = self._latest(req.params["taskId"])
+            task_id = task.task_id
+        else:
+            task_id, run_id = req.params["taskId"], int(req.params["runId"])
+        return task_id, run_id, self._follow(req, task_id, run_id, req.params["name"])
+
     @handles("getArtifact")
-    def get_artifact(self, req: Request) -> Any:
+    def _api_get_artifact(self, req: Request) -> Any:
         """``GET /task/<taskId>/runs/<runId>/artifacts/<name>``: 303 to the data."""
-        task_id, run_id = req.params["taskId"], int(req.params["runId"])
-        return self._download(
-            task_id, run_id, self._follow(req, task_id, run_id, req.params["name"])
-        )
+        return self._download(*self._target(req, latest=False))
 
     @handles("getLatestArtifact")
-    def get_latest_artifact(self, req: Request) -> Any:
+    def _api_get_latest_artifact(self, req: Request) -> Any:
         """``GET /task/<taskId>/artifacts/<name>``: as getArtifact, on the latest run."""
         req.authorize(names=[req.params["name"]])  # before looking the task up
-        task, run_id = self._latest(req.params["taskId"])
-        artifact = self._follow(req, task.task_id, run_id, req.params["name"])
-        return self._download(task.task_id, run_id, artifact)
+        return self._download(*self._target(req, latest=True))
 
     @handles("artifact")
-    def artifact_content(self, req: Request) -> Any:
+    def _api_artifact_content(self, req: Request) -> Any:
         """``GET /task/<taskId>/runs/<runId>/artifact-content/<name>``."""
-        task_id, run_id = req.params["taskId"], int(req.params["runId"])
-        return self._content(
-            task_id, run_id, self._follow(req, task_id, run_id, req.params["name"])
-        )
+        return self._content(*self._target(req, latest=False))
 
     @handles("latestArtifact")
-    def latest_artifact(self, req: Request) -> Any:
+    def _api_latest_artifact(self, req: Request) -> Any:
         """``GET /task/<taskId>/artifact-content/<name>``, on the latest run."""
-        task, run_id = self._latest(req.params["taskId"])
-        artifact = self._follow(req, task.task_id, run_id, req.params["name"])
-        return self._content(task.task_id, run_id, artifact)
+        return self._content(*self._target(req, latest=True))
 
     # -- metadata --------------------------------------------------------------------
 
@@ -313,13 +312,13 @@ class ArtifactHandlers(QueueBase):
         return artifact.to_json()
 
     @handles("artifactInfo")
-    def artifact_info(self, req: Request) -> Any:
+    def _api_artifact_info(self, req: Request) -> Any:
         """``GET .../runs/<runId>/artifact-info/<name>``: metadata, links not followed."""
         task = self.tasks.get(req.params["taskId"])
         return self._info(task, int(req.params["runId"]), req.params["name"])
 
     @handles("latestArtifactInfo")
-    def latest_artifact_info(self, req: Request) -> Any:
+    def _api_latest_artifact_info(self, req: Request) -> Any:
         """``GET /task/<taskId>/artifact-info/<name>``, on the latest run."""
         task, run_id = self._latest(req.params["taskId"])
         return self._info(task, run_id, req.params["name"])
@@ -335,7 +334,7 @@ class ArtifactHandlers(QueueBase):
         return with_token({"artifacts": [a.to_json() for a in page]}, token)
 
     @handles("listArtifacts")
-    def list_artifacts(self, req: Request) -> Any:
+    def _api_list_artifacts(self, req: Request) -> Any:
         """``GET /task/<taskId>/runs/<runId>/artifacts``: every artifact of a run."""
         task, latest = self._latest(req.params["taskId"])
         run_id = int(req.params["runId"])
@@ -344,7 +343,7 @@ class ArtifactHandlers(QueueBase):
         return self._list(req, task, run_id)
 
     @handles("listLatestArtifacts")
-    def list_latest_artifacts(self, req: Request) -> Any:
+    def _api_list_latest_artifacts(self, req: Request) -> Any:
         """``GET /task/<taskId>/artifacts``: every artifact of the latest run."""
         task, run_id = self._latest(req.params["taskId"])
         return self._list(req, task, run_id)

@@ -248,19 +248,27 @@ class QueueBase(Service):
         self._add_run(task, reason, now)
         return True
 
+    def _take(self, task: TaskRecord, run: Run, now: float) -> TaskQueue:
+        """(Re)start the claim of a running run: takenUntil = now + the claim
+        timeout, rounded up to a second."""
+        run.taken_until = float(math.ceil(now + self.cluster.settings.claim_timeout))
+        self._timer(run.taken_until, "claim", task.task_id, run.run_id)
+        return self._seen(task.task_queue_id, now, active=True)
+
     def _claim(self, task: TaskRecord, run: Run, group: str, worker: str, now: float) -> None:
         run.state = "running"
         run.worker_group, run.worker_id = group, worker
-        run.taken_until = float(math.ceil(now + self.cluster.settings.claim_timeout))
         run.started = now
-        tq = self._seen(task.task_queue_id, now, active=True)
+        tq = self._take(task, run, now)
         tq.pending.pop(task.task_id, None)
         tq.claimed[task.task_id] = (run.run_id, now)
-        self._timer(run.taken_until, "claim", task.task_id, run.run_id)
 
-    def _claim_json(self, task: TaskRecord, run: Run, now: float) -> dict[str, Any]:
+    def _claim_json(
+        self, task: TaskRecord, run: Run, now: float, *, with_task: bool = True
+    ) -> dict[str, Any]:
+        """A claim as claimWork/claimTask answer it (reclaimTask: no ``task``)."""
         assert run.taken_until is not None
-        return {
+        out = {
             "status": task.status_json(),
             "runId": run.run_id,
             "workerGroup": run.worker_group,
@@ -269,6 +277,9 @@ class QueueBase(Service):
             "task": task.definition,
             "credentials": self._task_credentials(task, run, now),
         }
+        if not with_task:
+            del out["task"]
+        return out
 
     def _resolve(
         self,

@@ -61,12 +61,12 @@ class TaskHandlers(QueueBase):
     # -- reads -------------------------------------------------------------------
 
     @handles("task")
-    def task(self, req: Request) -> Any:
+    def _api_task(self, req: Request) -> Any:
         """``GET /task/<taskId>``: the task definition."""
         return self._task(req.params["taskId"]).definition
 
     @handles("status")
-    def status(self, req: Request) -> Any:
+    def _api_status(self, req: Request) -> Any:
         """``GET /task/<taskId>/status``: ``{status}``."""
         task = self._task(
             req.params["taskId"],
@@ -164,18 +164,22 @@ class TaskHandlers(QueueBase):
         deps = task.definition["dependencies"]
         missing = [d for d in deps if d not in self.tasks]
         expiring = [d for d in deps if d in self.tasks and self.tasks[d].expires < task.deadline]
-        if missing or expiring:
-            msg = ""
-            if missing:
-                msg += "`task.dependencies` references non-existing tasks:\n"
-                msg += "".join(f" * {d}\n" for d in missing)
-                msg += "All taskIds in `task.dependencies` **must** exist "
-                msg += "before the task is created.\n"
-            if expiring:
-                msg += "`task.dependencies` references tasks that expire before `task.deadline`:\n"
-                msg += "".join(f" * {d}\n" for d in expiring)
-                msg += "All taskIds in `task.dependencies` **must** have `task.expires` "
-                msg += "later than the `deadline` of this task.\n"
+        problems = [
+            (missing, "references non-existing tasks", "exist before the task is created"),
+            (
+                expiring,
+                "references tasks that expire before `task.deadline`",
+                "have `task.expires` later than the `deadline` of this task",
+            ),
+        ]
+        msg = "".join(
+            f"`task.dependencies` {what}:\n"
+            + "".join(f" * {d}\n" for d in ids)
+            + f"All taskIds in `task.dependencies` **must** {rule}.\n"
+            for ids, what, rule in problems
+            if ids
+        )
+        if msg:
             raise _input_error(msg)
         for dep_id in deps:
             if dep_id in task.blockers and self._satisfied_by(task, self.tasks[dep_id]):
@@ -184,7 +188,7 @@ class TaskHandlers(QueueBase):
             self._schedule(task, now)
 
     @handles("createTask")
-    def create_task(self, req: Request) -> Any:
+    def _api_create_task(self, req: Request) -> Any:
         """``PUT /task/<taskId>``: create a task (idempotent)."""
         task_id = req.params["taskId"]
         now = self._now(req)
@@ -245,14 +249,14 @@ class TaskHandlers(QueueBase):
         return task
 
     @handles("scheduleTask")
-    def schedule_task(self, req: Request) -> Any:
+    def _api_schedule_task(self, req: Request) -> Any:
         """``POST /task/<taskId>/schedule``: add run 0 even if blocked."""
         task = self._steer(req, "scheduled")
         self._schedule(task, self._now(req))
         return {"status": task.status_json()}
 
     @handles("rerunTask")
-    def rerun_task(self, req: Request) -> Any:
+    def _api_rerun_task(self, req: Request) -> Any:
         """``POST /task/<taskId>/rerun``: a new ``rerun`` run after resolution."""
         task = self._steer(req, "rescheduled")
         if task.state not in ("pending", "running"):
@@ -263,14 +267,14 @@ class TaskHandlers(QueueBase):
         return {"status": task.status_json()}
 
     @handles("cancelTask")
-    def cancel_task(self, req: Request) -> Any:
+    def _api_cancel_task(self, req: Request) -> Any:
         """``POST /task/<taskId>/cancel``: resolve ``exception``/``canceled``."""
         task = self._steer(req, "canceled")
         self._cancel(task, "canceled", self._now(req))
         return {"status": task.status_json()}
 
     @handles("changeTaskPriority")
-    def change_task_priority(self, req: Request) -> Any:
+    def _api_change_task_priority(self, req: Request) -> Any:
         """``POST /task/<taskId>/priority``: change an unresolved task's priority."""
         validate_body(CHANGE_PRIORITY, req.body, "change-task-priority-request.json")
         task = self._task(req.params["taskId"])
@@ -285,12 +289,12 @@ class TaskHandlers(QueueBase):
     # -- task groups ---------------------------------------------------------------
 
     @handles("getTaskGroup")
-    def get_task_group(self, req: Request) -> Any:
+    def _api_get_task_group(self, req: Request) -> Any:
         """``GET /task-group/<taskGroupId>``: group metadata."""
         return self._group(req.params["taskGroupId"]).to_json()
 
     @handles("listTaskGroup")
-    def list_task_group(self, req: Request) -> Any:
+    def _api_list_task_group(self, req: Request) -> Any:
         """``GET /task-group/<taskGroupId>/list``: members, paged by taskId."""
         group = self._group(req.params["taskGroupId"])
         ids, token = paginate(req.query, group.members, self.cluster.settings.max_page_size)
@@ -308,7 +312,7 @@ class TaskHandlers(QueueBase):
         return group
 
     @handles("sealTaskGroup")
-    def seal_task_group(self, req: Request) -> Any:
+    def _api_seal_task_group(self, req: Request) -> Any:
         """``POST /task-group/<taskGroupId>/seal``: no new tasks from now on."""
         group = self._authorized_group(req)
         if group.sealed is None:
@@ -316,7 +320,7 @@ class TaskHandlers(QueueBase):
         return group.to_json()
 
     @handles("cancelTaskGroup")
-    def cancel_task_group(self, req: Request) -> Any:
+    def _api_cancel_task_group(self, req: Request) -> Any:
         """``POST /task-group/<taskGroupId>/cancel``: cancel every unresolved
         task of a sealed group."""
         group = self._authorized_group(req)
@@ -335,7 +339,7 @@ class TaskHandlers(QueueBase):
         }
 
     @handles("changeTaskGroupPriority")
-    def change_task_group_priority(self, req: Request) -> Any:
+    def _api_change_task_group_priority(self, req: Request) -> Any:
         """``POST /task-group/<taskGroupId>/priority``: re-prioritise every
         unresolved task of a group."""
         validate_body(CHANGE_PRIORITY, req.body, "change-task-priority-request.json")
@@ -355,7 +359,7 @@ class TaskHandlers(QueueBase):
     # -- dependents and bulk reads -------------------------------------------------
 
     @handles("listDependentTasks")
-    def list_dependent_tasks(self, req: Request) -> Any:
+    def _api_list_dependent_tasks(self, req: Request) -> Any:
         """``GET /task/<taskId>/dependents``: tasks that depend on a task."""
         task_id = req.params["taskId"]
         self._task(task_id, f"Task with taskId: `{task_id}` was not found")
@@ -372,14 +376,14 @@ class TaskHandlers(QueueBase):
         return paginate(req.query, known, self.cluster.settings.max_page_size)
 
     @handles("tasks")
-    def tasks_bulk(self, req: Request) -> Any:
+    def _api_tasks_bulk(self, req: Request) -> Any:
         """``POST /tasks``: definitions of many tasks (unknown ids dropped)."""
         page, token = self._bulk(req)
         rows = [{"taskId": t.task_id, "task": t.definition} for t in page]
         return with_token({"tasks": rows}, token)
 
     @handles("statuses")
-    def statuses_bulk(self, req: Request) -> Any:
+    def _api_statuses_bulk(self, req: Request) -> Any:
         """``POST /tasks/status``: statuses of many tasks (unknown ids dropped)."""
         page, token = self._bulk(req)
         rows = [{"taskId": t.task_id, "status": t.status_json()} for t in page]

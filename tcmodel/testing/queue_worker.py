@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import math
 import time
 from typing import Any
 
@@ -69,7 +68,7 @@ class WorkerHandlers(QueueBase):
         return claims
 
     @handles("claimWork")
-    def claim_work(self, req: Request) -> Any:
+    def _api_claim_work(self, req: Request) -> Any:
         """``POST /claim-work/<taskQueueId>``: claim up to ``tasks`` pending runs,
         highest priority first, then oldest first."""
         validate_body(CLAIM_WORK, req.body, "claim-work-request.json")
@@ -85,7 +84,7 @@ class WorkerHandlers(QueueBase):
         return {"tasks": claims}
 
     @handles("claimTask")
-    def claim_task(self, req: Request) -> Any:
+    def _api_claim_task(self, req: Request) -> Any:
         """``POST /task/<taskId>/runs/<runId>/claim`` (deprecated): claim one run."""
         validate_body(TASK_CLAIM, req.body, "task-claim-request.json")
         task_id, run_id = req.params["taskId"], int(req.params["runId"])
@@ -116,7 +115,7 @@ class WorkerHandlers(QueueBase):
         return self._claim_json(task, run, now)
 
     @handles("reclaimTask")
-    def reclaim_task(self, req: Request) -> Any:
+    def _api_reclaim_task(self, req: Request) -> Any:
         """``POST /task/<taskId>/runs/<runId>/reclaim``: extend the claim and
         hand out fresh task credentials."""
         task, run = self._task_run(req)
@@ -128,17 +127,8 @@ class WorkerHandlers(QueueBase):
             )
         if run.run_id != len(task.runs) - 1 or run.state != "running":
             raise self._not_running(task, run)
-        run.taken_until = float(math.ceil(now + self.cluster.settings.claim_timeout))
-        self._timer(run.taken_until, "claim", task.task_id, run.run_id)
-        self._seen(task.task_queue_id, now, active=True)
-        return {
-            "status": task.status_json(),
-            "runId": run.run_id,
-            "workerGroup": run.worker_group,
-            "workerId": run.worker_id,
-            "takenUntil": iso(run.taken_until),
-            "credentials": self._task_credentials(task, run, now),
-        }
+        self._take(task, run, now)
+        return self._claim_json(task, run, now, with_task=False)
 
     # -- resolving -------------------------------------------------------------------
 
@@ -167,17 +157,17 @@ class WorkerHandlers(QueueBase):
         return {"status": task.status_json()}
 
     @handles("reportCompleted")
-    def report_completed(self, req: Request) -> Any:
+    def _api_report_completed(self, req: Request) -> Any:
         """``POST .../runs/<runId>/completed``: resolve the run ``completed``."""
         return self._report(req, "completed")
 
     @handles("reportFailed")
-    def report_failed(self, req: Request) -> Any:
+    def _api_report_failed(self, req: Request) -> Any:
         """``POST .../runs/<runId>/failed``: resolve the run ``failed``."""
         return self._report(req, "failed")
 
     @handles("reportException")
-    def report_exception(self, req: Request) -> Any:
+    def _api_report_exception(self, req: Request) -> Any:
         """``POST .../runs/<runId>/exception``: resolve the run ``exception``;
         ``worker-shutdown`` and ``intermittent-task`` retry while retries last."""
         validate_body(TASK_EXCEPTION, req.body, "task-exception-request.json")
@@ -198,14 +188,14 @@ class WorkerHandlers(QueueBase):
         return tq if tq is not None and tq.expires > self._now() else None
 
     @handles("pendingTasks")
-    def pending_tasks(self, req: Request) -> Any:
+    def _api_pending_tasks(self, req: Request) -> Any:
         """``GET /pending/<taskQueueId>`` (deprecated): the pending count."""
         tq = self.task_queues.get(req.params["taskQueueId"])
         pending = len(tq.pending) if tq is not None else 0
         return {**_split(req.params["taskQueueId"]), "pendingTasks": pending}
 
     @handles("taskQueueCounts")
-    def task_queue_counts(self, req: Request) -> Any:
+    def _api_task_queue_counts(self, req: Request) -> Any:
         """``GET /task-queues/<taskQueueId>/counts``: pending and claimed counts."""
         tq = self.task_queues.get(req.params["taskQueueId"])
         return {
@@ -215,7 +205,7 @@ class WorkerHandlers(QueueBase):
         }
 
     @handles("listPendingTasks")
-    def list_pending_tasks(self, req: Request) -> Any:
+    def _api_list_pending_tasks(self, req: Request) -> Any:
         """``GET /task-queues/<taskQueueId>/pending``: pending runs in claim order."""
         tq = self.task_queues.get(req.params["taskQueueId"])
         rows = sorted(tq.pending.items(), key=lambda kv: kv[1][2]) if tq is not None else []
@@ -232,7 +222,7 @@ class WorkerHandlers(QueueBase):
         return with_token({"tasks": tasks}, token)
 
     @handles("listClaimedTasks")
-    def list_claimed_tasks(self, req: Request) -> Any:
+    def _api_list_claimed_tasks(self, req: Request) -> Any:
         """``GET /task-queues/<taskQueueId>/claimed``: running runs, oldest claim first."""
         tq = self.task_queues.get(req.params["taskQueueId"])
         rows = list(tq.claimed.items()) if tq is not None else []
@@ -254,7 +244,7 @@ class WorkerHandlers(QueueBase):
         return with_token({"tasks": tasks}, token)
 
     @handles("listTaskQueues")
-    def list_task_queues(self, req: Request) -> Any:
+    def _api_list_task_queues(self, req: Request) -> Any:
         """``GET /task-queues``: every task queue not yet expired, by id."""
         now = self._now(req)
         ids = sorted(t for t, tq in self.task_queues.items() if tq.expires > now)
@@ -262,7 +252,7 @@ class WorkerHandlers(QueueBase):
         return with_token({"taskQueues": [self.task_queues[t].to_json() for t in page]}, token)
 
     @handles("getTaskQueue")
-    def get_task_queue(self, req: Request) -> Any:
+    def _api_get_task_queue(self, req: Request) -> Any:
         """``GET /task-queues/<taskQueueId>``: one task queue."""
         tq_id = req.params["taskQueueId"]
         tq = self._live_queue(tq_id)
