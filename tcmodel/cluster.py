@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ class Cluster:
         max_retries: int = 5,
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> Cluster:
         """Connect to the deployment at ``root_url``.
 
@@ -63,7 +64,8 @@ class Cluster:
         it requests go unsigned (anonymous). ``authorized_scopes`` narrows
         what the credentials may do. ``client`` may be your own
         ``httpx.Client`` (proxies, TLS, event hooks); requests are signed
-        through it.
+        through it. ``clock`` replaces ``time.time`` for signing (see
+        :meth:`tcmodel.testing.LocalCluster.connect`).
 
         Example:
             >>> Cluster.from_url("https://tc.example.com/").root_url
@@ -77,6 +79,7 @@ class Cluster:
                 max_retries=max_retries,
                 client=client,
                 async_client=async_client,
+                clock=clock,
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None

@@ -182,6 +182,12 @@ class _Decoder:
             if not data and len(out) < CHUNK_SIZE:
                 return
 
+    @property
+    def ended(self) -> bool:
+        """Whether a compressed stream has reached its end (always true
+        without compression, where the end cannot be told from the data)."""
+        return self._z is None or self._z.eof
+
     def finish(self) -> bytes:
         """What is left at the end; raises if the compressed stream is cut short."""
         if self._z is None:
@@ -252,8 +258,9 @@ class _ObjectSource:
         now = datetime.now(timezone.utc)
         if refresh or self.url is None or (self.expires is not None and now >= self.expires):
             answer = yield from self.transport.call(self.call, auth=self.object_auth)
-            if not isinstance(answer, dict) or answer.get("method") != "getUrl":
-                raise DownloadError(f"{self.call}: expected the getUrl method, got {answer!r}")
+            method = answer.get("method") if isinstance(answer, dict) else None
+            if method != "getUrl":  # (the answer itself may hold a signed URL: not shown)
+                raise DownloadError(f"{self.call}: expected the getUrl method, got {method!r}")
             url, expires = answer.get("url"), answer.get("expires")
             if not isinstance(url, str):
                 raise DownloadError(f"{self.call}: the answer has no url")
@@ -357,9 +364,11 @@ class _Body:
             yield Close(response)
             raise
         yield Close(response)
+        assert self.decoder is not None
         if not whole or (self.total is not None and self.raw < self.total):
             return False
-        assert self.decoder is not None
+        if self.total is None and not self.decoder.ended:
+            return False  # no length given, but the compressed data stops short
         yield from self._emit(self.decoder.finish())
         return True
 
@@ -416,15 +425,15 @@ def _open(
 def _fetch(transport: Transport, what: str, source: _Source, body: _Body) -> Op[None]:
     """Fetch the data of ``source`` into ``body``, resuming after losses."""
     attempt = 0
-    refreshed = True
+    refresh = False
     while True:
-        url, fresh = yield from source.locate(not refreshed)
-        refreshed = True
+        url, fresh = yield from source.locate(refresh)
+        refresh = False
         try:
             response = yield from _open(transport, what, source, url, body.headers())
         except APIError as exc:
             if exc.status in (401, 403) and not fresh:
-                refreshed = False  # the URL may have expired: get a new one
+                refresh = True  # a reused URL may have lapsed: get a new one
                 continue
             raise
         if (yield from body.read(response)):

@@ -335,7 +335,9 @@ class Transport:
     ``client``/``async_client`` may be the user's own httpx clients (proxies,
     custom TLS, event hooks); requests are still signed per send. Otherwise
     tcmodel makes one with keep-alive and sane timeouts, and closes it in
-    :meth:`close`.
+    :meth:`close`. ``clock`` (Unix seconds) is the time Hawk signs with,
+    ``time.time`` by default; a local cluster whose clock was moved forward
+    needs its own.
 
     Example:
         >>> t = Transport("https://tc.example.com", ("me", "token"))
@@ -353,12 +355,13 @@ class Transport:
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.root_url = normalize_root_url(root_url)
         self.credentials = Credentials.coerce(credentials)
         self.authorized_scopes = list(authorized_scopes) if authorized_scopes is not None else None
         self.auth: HawkAuth | None = (
-            HawkAuth(self.credentials, self.authorized_scopes, origin=self.root_url)
+            HawkAuth(self.credentials, self.authorized_scopes, origin=self.root_url, now=clock)
             if self.credentials is not None
             else None
         )

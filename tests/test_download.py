@@ -278,6 +278,17 @@ def test_expired_get_url_is_fetched_again(setup: Setup, tmp_path: Path) -> None:
     assert setup.blob_statuses() == [200, 403, 206]
 
 
+def test_get_url_past_its_expires_is_renewed_before_resuming(setup: Setup) -> None:
+    """The cluster's clock runs 2 minutes behind ours, so the getUrl's
+    ``expires`` (its now + 60 s) has passed by our clock when the resume
+    comes: startDownload is called again before the blob is asked."""
+    setup.lc.advance(-120)
+    setup.lc.inject("truncate", origin="blob", keep=200_000)
+    assert setup.art("public/data.bin").read_bytes() == DATA
+    trail = [r.entry or r.status for r in setup.lc.requests]
+    assert trail == ["artifact", "startDownload", 200, "startDownload", 206]
+
+
 # -- hashes ----------------------------------------------------------------------------------
 
 

@@ -340,6 +340,13 @@ class QueueBase(Service):
         Each due timer is applied at its own due time, in order, so a long
         :meth:`~tcmodel.testing.LocalCluster.advance` plays out as it would
         have in real time.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> q = ClusterState().queue
+            >>> q.tick(q.cluster.clock.now() + 86400)
+            >>> q.tasks
+            {}
         """
         timers = self._timers
         while timers and timers[0][0] <= now:

@@ -122,7 +122,12 @@ class Run:
     resolved: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The run as ``status.runs[i]`` shows it."""
+        """The run as ``status.runs[i]`` shows it.
+
+        Example:
+            >>> sorted(Run(0, "pending", "rerun", 0.0).to_json())
+            ['reasonCreated', 'runId', 'scheduled', 'state']
+        """
         out: dict[str, Any] = {
             "runId": self.run_id,
             "state": self.state,
@@ -169,7 +174,12 @@ class Artifact:
     details: dict[str, Any] = attrs.field(factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The artifact as listArtifacts and artifactInfo show it."""
+        """The artifact as listArtifacts and artifactInfo show it.
+
+        Example:
+            >>> Artifact("a", "s3", "text/plain", 0.0, True, 5).to_json()["contentLength"]
+            5
+        """
         out: dict[str, Any] = {
             "storageType": self.storage_type,
             "name": self.name,
@@ -207,28 +217,57 @@ class TaskRecord:
 
     @property
     def state(self) -> str:
-        """The task state: the last run's, or ``unscheduled``."""
+        """The task state: the last run's, or ``unscheduled``.
+
+        Example:
+            >>> t = TaskRecord("x", {}, 0.0, 1.0, 0, [Run(0, "failed", "scheduled", 0.0)])
+            >>> t.state
+            'failed'
+        """
         return self.runs[-1].state if self.runs else "unscheduled"
 
     @property
     def resolved(self) -> bool:
-        """Whether the last run has ended."""
+        """Whether the last run has ended.
+
+        Example:
+            >>> TaskRecord("x", {}, 0.0, 1.0, 0).resolved
+            False
+        """
         return self.state in RESOLVED_STATES
 
     @property
     def task_queue_id(self) -> str:
-        """``provisionerId/workerType``."""
+        """``provisionerId/workerType``.
+
+        Example:
+            >>> TaskRecord("x", {"taskQueueId": "p/w"}, 0.0, 1.0, 0).task_queue_id
+            'p/w'
+        """
         value: str = self.definition["taskQueueId"]
         return value
 
     @property
     def priority(self) -> str:
-        """The current priority."""
+        """The current priority.
+
+        Example:
+            >>> TaskRecord("x", {"priority": "high"}, 0.0, 1.0, 0).priority
+            'high'
+        """
         value: str = self.definition["priority"]
         return value
 
     def status_json(self) -> dict[str, Any]:
-        """The task status structure (``status()``'s ``status``)."""
+        """The task status structure (``status()``'s ``status``).
+
+        Example:
+            >>> d = dict.fromkeys(["provisionerId", "workerType", "taskQueueId", "schedulerId",
+            ...                    "projectId", "taskGroupId", "priority", "deadline",
+            ...                    "expires"], "")
+            >>> TaskRecord("x", d, 0.0, 1.0, 5).status_json()["retriesLeft"]
+            5
+        """
         d = self.definition
         return {
             "taskId": self.task_id,
@@ -247,14 +286,27 @@ class TaskRecord:
         }
 
     def put_artifact(self, run_id: int, artifact: Artifact) -> None:
-        """Store ``artifact`` for ``run_id``, keeping the names sorted."""
+        """Store ``artifact`` for ``run_id``, keeping the names sorted.
+
+        Example:
+            >>> t = TaskRecord("x", {}, 0.0, 1.0, 0)
+            >>> for n in "ba":
+            ...     t.put_artifact(0, Artifact(n, "error", "x", 0.0, True))
+            >>> t.artifact_names[0]
+            ['a', 'b']
+        """
         by_name = self.artifacts.setdefault(run_id, {})
         if artifact.name not in by_name:
             bisect.insort(self.artifact_names.setdefault(run_id, []), artifact.name)
         by_name[artifact.name] = artifact
 
     def drop_artifact(self, run_id: int, name: str) -> Artifact | None:
-        """Forget an artifact; returns it (or ``None``)."""
+        """Forget an artifact; returns it (or ``None``).
+
+        Example:
+            >>> TaskRecord("x", {}, 0.0, 1.0, 0).drop_artifact(0, "a") is None
+            True
+        """
         artifact = self.artifacts.get(run_id, {}).pop(name, None)
         if artifact is not None:
             names = self.artifact_names[run_id]
@@ -262,7 +314,12 @@ class TaskRecord:
         return artifact
 
     def artifact(self, run_id: int, name: str) -> Artifact | None:
-        """The artifact ``name`` of run ``run_id``, or ``None``."""
+        """The artifact ``name`` of run ``run_id``, or ``None``.
+
+        Example:
+            >>> TaskRecord("x", {}, 0.0, 1.0, 0).artifact(0, "a") is None
+            True
+        """
         return self.artifacts.get(run_id, {}).get(name)
 
 
@@ -283,7 +340,12 @@ class TaskGroup:
     members: list[str] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The body of ``getTaskGroup``."""
+        """The body of ``getTaskGroup``.
+
+        Example:
+            >>> TaskGroup("g", "-", 0.0, sealed=0.0).to_json()["sealed"]
+            '1970-01-01T00:00:00.000Z'
+        """
         out: dict[str, Any] = {
             "taskGroupId": self.task_group_id,
             "schedulerId": self.scheduler_id,
@@ -316,7 +378,12 @@ class TaskQueue:
     heap: list[tuple[int, int, str, int]] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The body of ``getTaskQueue``."""
+        """The body of ``getTaskQueue``.
+
+        Example:
+            >>> TaskQueue("p/w", 0.0, 0.0).to_json()["taskQueueId"]
+            'p/w'
+        """
         return {
             "taskQueueId": self.task_queue_id,
             "description": self.description,

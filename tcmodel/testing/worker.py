@@ -392,9 +392,10 @@ class Worker:
             raise ValueError(f"n must be at least 1, not {n}")
         runs, self.held = self.held[:n], self.held[n:]
         while len(runs) < n:
-            got = self._claim_work(min(n - len(runs), _MAX_CLAIM))
+            asked = min(n - len(runs), _MAX_CLAIM)
+            got = self._claim_work(asked)
             runs += got
-            if not got:
+            if len(got) < asked:  # nothing more is pending
                 break
         return runs
 
