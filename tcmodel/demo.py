@@ -31,7 +31,7 @@ QUEUE = "proj-app/ci"
 PLATFORMS = ("linux64", "macosx64", "win64")
 BUILD_TYPES = ("opt", "debug")
 SUITES = ("unit", "integration", "ui", "perf")
-LINTERS = ("flake8", "eslint", "clang-format")
+LINTERS = ("flake8", "eslint", "clang-format", "mypy", "rustfmt")
 # What goes wrong in the graph, so there is something to investigate.
 FAILS = {"test-win64-debug-ui", "test-macosx64-opt-perf", "lint-eslint"}
 FLAKY = {"test-linux64-opt-integration"}  # fails once, then passes on rerun
@@ -72,7 +72,17 @@ def _work(run: ClaimedRun, name: str, failing: set[str]) -> None:
         if not ok:
             run.error("public/test/screenshot.png", "file-missing-on-worker", "no screenshot")
     elif name == "decision":
-        run.reference("public/docs/graph.html", "https://example.com/graph.html", "text/html")
+        run.upload(
+            "public/docs/graph.json",
+            '{"tasks": 41}',
+            content_type="application/json",
+            storage_type="s3",
+        )
+        # a reference that redirects through the queue again, as real ones may
+        graph = f"{run.worker.root_url}/api/queue/v1/task/{run.task_id}/runs/0/artifacts/"
+        run.reference(
+            "public/docs/graph-ref.json", graph + "public%2Fdocs%2Fgraph.json", "application/json"
+        )
     run.log(_log_text(name, ok))
     if ok:
         run.complete()
@@ -111,6 +121,8 @@ def build_graph(lc: LocalCluster, cluster: tcmodel.Cluster) -> tuple[str, dict[s
         create(f"lint-{linter}", ["decision"])
     builds = [n for n in tasks if n.startswith("build-")]
     create("signing", builds)
+    for platform in PLATFORMS:
+        create(f"package-{platform}", [f"build-{platform}-opt", "signing"])
     create("docs", ["decision"], requires="all-resolved")
 
     by_id = {t.task_id: name for name, t in tasks.items()}
@@ -151,19 +163,24 @@ def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_i
             states: dict[str, int] = {}
             for t in tasks:
                 states[t.state] = states.get(t.state, 0) + 1
-            out(f"   {len(tasks)} tasks: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+            out(
+                f"   {len(tasks)} tasks: "
+                + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+            )
             out(f"   scheduler {group.scheduler_id!r}, sealed: {group.sealed is not None}")
 
         with _step(lc, "Failures, with the tail of their logs"):
             for t in group.tasks().filter(state="failed"):
-                out(f"   {t.name} ({t.task_id}), run {t.latest_run.run_id if t.latest_run else '-'}:")
+                last = t.latest_run.run_id if t.latest_run else "-"
+                out(f"   {t.name} ({t.task_id}), run {last}:")
                 for line in t.log().rstrip().splitlines()[-3:]:
                     out(f"      | {line}")
 
         with _step(lc, "Rerun history of a flaky task"):
             flaky = next(iter(group.tasks().filter(lambda t: t.name in FLAKY)))
             for run in flaky.runs:
-                out(f"   run {run.run_id}: {run.reason_created} -> {run.state} ({run.reason_resolved})")
+                how = f"{run.reason_created} -> {run.state} ({run.reason_resolved})"
+                out(f"   run {run.run_id}: {how}")
 
         with _step(lc, "Download a build artifact and check its checksum"):
             build = next(iter(group.tasks().filter(lambda t: t.name == "build-linux64-opt")))
@@ -175,6 +192,28 @@ def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_i
                 out(f"   {art.name}: {path.stat().st_size} bytes, sha256 {digest[:16]}…")
                 out(f"   matches published checksums: {expected.split()[0] == digest}")
 
+        with _step(lc, "Artifacts of a failed test, one of each kind"):
+            failed = next(iter(group.tasks().filter(lambda t: t.name == "test-win64-debug-ui")))
+            for art in failed.artifacts():
+                try:
+                    size = f"{len(art.read_bytes())} bytes"
+                except tcmodel.ArtifactError as e:
+                    size = f"error artifact: {e.reason}: {e.message}"
+                out(f"   {art.name} [{art.storage_type}] -> {size}")
+            decision = next(iter(group.tasks().filter(lambda t: t.name == "decision")))
+            ref = decision.latest_artifact("public/docs/graph-ref.json")
+            out(f"   {ref.name} [reference, via the queue again] -> {ref.read_json()}")
+
+        anonymous = tcmodel.Cluster.from_url(root_url)
+        with _step(lc, "Anonymous access: public yes, private no"), anonymous:
+            b = anonymous.task(build.task_id)
+            text = b.latest_artifact("public/build/target.checksums").read_text()
+            out(f"   public/build/target.checksums: {text.split()[0][:16]}…")
+            try:
+                b.latest_artifact("private/build/secrets.json").read_bytes()
+            except tcmodel.InsufficientScopes as e:
+                out(f"   private/build/secrets.json: {type(e).__name__} ({e.status})")
+
         with _step(lc, "Dependency chain of one test"):
             task = next(iter(group.tasks().filter(lambda t: t.name == "test-win64-debug-ui")))
             chain = [task]
@@ -184,7 +223,10 @@ def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_i
             out("   " + "  <-  ".join(f"{t.name} [{t.state}]" for t in chain))
             signing = next(iter(group.tasks().filter(lambda t: t.name == "signing")))
             deps = signing.dependencies
-            out(f"   signing waits for {len(deps)} builds: " + ", ".join(sorted(d.state for d in deps)))
+            out(
+                f"   signing waits for {len(deps)} builds: "
+                + ", ".join(sorted(d.state for d in deps))
+            )
 
         with _step(lc, "Index lookup: the latest linux64-opt build"):
             ns = cluster.index("project.app.linux64-opt.latest")
@@ -192,8 +234,10 @@ def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_i
             out(f"   {ns.namespace} -> {found.task_id} ({found.name}, {found.state})")
             art = found.latest_artifact("public/build/latest.tar.gz")
             out(f"   via link artifact {art.name}: {len(art.read_bytes())} bytes")
-            out("   namespaces under project.app: "
-                + ", ".join(n.name for n in cluster.index("project.app").namespaces()))
+            out(
+                "   namespaces under project.app: "
+                + ", ".join(n.name for n in cluster.index("project.app").namespaces())
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Local cluster at {lc.root_url} (blobs at {lc.blob_url})")
         with tcmodel.Cluster.from_url(lc.root_url, credentials=lc.root_credentials) as admin:
             group_id, tasks = build_graph(lc, admin)
-        print(f"Built a graph of {len(tasks)} tasks with {len(lc.requests)} requests "
-              "(create, claim, artifacts, resolve)")
+        print(
+            f"Built a graph of {len(tasks)} tasks with {len(lc.requests)} requests "
+            "(create, claim, artifacts, resolve)"
+        )
         lc.reset_requests()
         explore(lc, lc.root_url, lc.root_credentials, group_id)
     print(f"\nDone in {time.monotonic() - started:.1f} s")
