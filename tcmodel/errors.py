@@ -51,7 +51,8 @@ __all__ = [
 # A bewit, and the signature/session token of pre-signed storage URLs (S3,
 # GCS, Azure), which the queue hands out for artifacts.
 _BEWIT = re.compile(
-    r"([?&](?:bewit|X-Amz-Signature|X-Amz-Security-Token|X-Goog-Signature|Signature|sig)=)"
+    r"([?&](?:bewit|X-Amz-Signature|X-Amz-Security-Token|X-Goog-Signature|X-Signature"
+    r"|Signature|sig)=)"
     r"[^&#\s\"']*",
     re.IGNORECASE,
 )

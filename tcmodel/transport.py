@@ -99,8 +99,9 @@ class Sleep:
 
 @attrs.frozen(eq=False)
 class ReadChunk:
-    """Read the next raw (still encoded) chunk of a streamed response; the
-    result is ``bytes``, ``b""`` at the end.
+    """Read the next raw (still encoded) chunk of a streamed response, as it
+    arrives from the network (nothing is held back, so a cut connection
+    loses nothing already received); the result is ``bytes``, ``b""`` at the end.
 
     Example:
         >>> ReadChunk(httpx.Response(200)).response.status_code
@@ -610,7 +611,7 @@ class Transport:
             time.sleep(step.seconds)
             return None
         if isinstance(step, ReadChunk):
-            reader = readers.setdefault(id(step.response), step.response.iter_raw(CHUNK_SIZE))
+            reader = readers.setdefault(id(step.response), step.response.iter_raw())
             return next(reader, b"")
         readers.pop(id(step.response), None)
         step.response.close()
@@ -666,7 +667,7 @@ class Transport:
         if isinstance(step, ReadChunk):
             key = id(step.response)
             if key not in readers:
-                readers[key] = step.response.aiter_raw(CHUNK_SIZE)
+                readers[key] = step.response.aiter_raw()
             try:
                 return await readers[key].__anext__()
             except StopAsyncIteration:

@@ -111,12 +111,20 @@ class Artifact(Resource):
 
     @property
     def name(self) -> str:
-        """The artifact's name, e.g. ``public/build/target.tar.gz``."""
+        """The artifact's name, e.g. ``public/build/target.tar.gz``.
+
+        Example:
+            >>> # run.artifact("public/x.txt").name  -> 'public/x.txt'
+        """
         return self._name
 
     @property
     def run_id(self) -> int | None:
-        """The run's id, or ``None`` for "the latest run"."""
+        """The run's id, or ``None`` for "the latest run".
+
+        Example:
+            >>> # task.latest_artifact("public/x").run_id  -> None
+        """
         return self._run_id
 
     @property
@@ -180,27 +188,47 @@ class Artifact(Resource):
 
     @property
     def loaded(self) -> bool:
-        """Whether the metadata is loaded (no request)."""
+        """Whether the metadata is loaded (no request).
+
+        Example:
+            >>> # run.artifact("public/x").loaded  -> False
+        """
         return self._info is not None
 
     @property
     def storage_type(self) -> str:
-        """``s3``, ``object``, ``reference``, ``link`` or ``error``."""
+        """``s3``, ``object``, ``reference``, ``link`` or ``error``.
+
+        Example:
+            >>> # artifact.storage_type  -> 'object'
+        """
         return self.info.storage_type
 
     @property
     def content_type(self) -> str:
-        """The content type given when the artifact was created."""
+        """The content type given when the artifact was created.
+
+        Example:
+            >>> # artifact.content_type  -> 'text/plain; charset=utf-8'
+        """
         return self.info.content_type
 
     @property
     def expires(self) -> datetime:
-        """When the artifact expires (aware UTC)."""
+        """When the artifact expires (aware UTC).
+
+        Example:
+            >>> # artifact.expires.year
+        """
         return self.info.expires
 
     @property
     def content_length(self) -> int | None:
-        """The declared length in bytes, when the worker gave one."""
+        """The declared length in bytes, when the worker gave one.
+
+        Example:
+            >>> # artifact.content_length  -> 131072
+        """
         return self.info.content_length
 
     def refresh(self) -> Artifact:

@@ -133,7 +133,11 @@ class ClaimedRun:
 
     @property
     def transport(self) -> Transport:
-        """The transport signed with the run's credentials."""
+        """The transport signed with the run's credentials.
+
+        Example:
+            >>> # run.transport.request("queue", "status", taskId=run.task_id)
+        """
         return self.cluster.transport
 
     def _queue(self, entry: str, body: Any = None, name: str | None = None) -> Any:
@@ -460,7 +464,11 @@ class Worker:
         return run
 
     def close(self) -> None:
-        """Close the worker's HTTP client (its runs share it)."""
+        """Close the worker's HTTP client (its runs share it).
+
+        Example:
+            >>> # worker.close()
+        """
         self.cluster.close()
 
     def __enter__(self) -> Worker:
