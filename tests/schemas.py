@@ -65,7 +65,9 @@ def validate(service: str, schema: str, instance: Any) -> None:
     validator.validate(instance)
 
 
-def validate_endpoint(service: str, name: str, *, request: Any = None, response: Any = None) -> None:
+def validate_endpoint(
+    service: str, name: str, *, request: Any = None, response: Any = None
+) -> None:
     """Validate a request and/or response body of one API entry."""
     from tcmodel.api import endpoint
 

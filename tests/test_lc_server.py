@@ -10,7 +10,11 @@ from __future__ import annotations
 import gzip
 import http.client
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -483,3 +487,25 @@ def test_serve_prints_working_credentials_and_stops_on_ctrl_c() -> None:
     assert seen["ping"]["alive"] is True
     with pytest.raises(httpx.TransportError):
         httpx.get(seen["root"] + "/api/queue/v1/ping")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_in_a_process_stops_cleanly_on_a_signal(sig: signal.Signals) -> None:
+    code = "from tcmodel.testing.cli import serve; raise SystemExit(serve())"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout is not None
+        root = proc.stdout.readline().strip().removeprefix("export TASKCLUSTER_ROOT_URL=")
+        assert httpx.get(root + "/api/queue/v1/ping").json()["alive"] is True
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -11,9 +11,8 @@ Example:
     >>> group = tcmodel.Cluster.from_url("https://tc.example.com").task_group(
     ...     "XDqefRsvTG6ajX5vWks8LQ")
     >>> failed = group.tasks().filter(state="failed").limit(10)
-    >>> print(repr(failed).replace(") f", ")\n f"))
-    <Listing queue.listTaskGroup(taskGroupId='XDqefRsvTG6ajX5vWks8LQ')
-     filter(state='failed') limit(10)>
+    >>> failed.max_items, failed.filters
+    (10, (('state', 'failed'),))
 """
 
 from __future__ import annotations

@@ -189,8 +189,7 @@ class IndexEntry(Resource):
 
     Example:
         >>> import tcmodel
-        >>> from tcmodel.api import endpoint
-from tcmodel.models import IndexedTask
+        >>> from tcmodel.models import IndexedTask
         >>> c = tcmodel.Cluster.from_url("https://tc.example.com")
         >>> e = IndexEntry(c, IndexedTask.from_json({"namespace": "a.b",
         ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},

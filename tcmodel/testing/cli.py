@@ -13,9 +13,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import TextIO
 
 from tcmodel.testing.server import LocalCluster
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest page any listing returns (default: %(default)s)",
     )
     return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(
@@ -84,6 +90,8 @@ def serve(
         print(f"export TASKCLUSTER_ACCESS_TOKEN={creds.access_token}", file=out)
         print(f"# blob origin: {cluster.blob_url}; press Ctrl-C to stop", file=out)
         out.flush()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly on `kill` too
         (wait or threading.Event().wait)()
     except KeyboardInterrupt:
         pass
