@@ -47,3 +47,37 @@ def test_tc_cluster_fixture_serves_and_stops(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_inprocess(*_plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_tc_client_and_tc_worker_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_worker_drives_a_task(tc_client, tc_worker, tc_cluster):
+            task = tc_client.create_task(task_queue_id="proj/ci", payload={}, name="build")
+            assert task.state == "pending"
+            tc_worker.run(task.task_id, log="built\\n", artifacts={"public/a.txt": "hello"})
+            assert task.refresh().state == "completed"
+            assert task.latest_artifact("public/a.txt").read_text() == "hello"
+            assert task.log() == "built\\n"
+            assert any(r.entry == "claimWork" for r in tc_cluster.requests)
+        """
+    )
+    result = pytester.runpytest_inprocess(*_plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_connect_signs_with_the_cluster_clock() -> None:
+    import tcmodel
+    from tcmodel.testing import LocalCluster
+
+    with LocalCluster() as lc:
+        real_time = tcmodel.Cluster.from_url(lc.root_url, credentials=lc.root_credentials)
+        with lc.connect() as cluster:
+            task = cluster.create_task(task_queue_id="proj/ci", payload={}, name="t")
+            lc.advance(20 * 60)  # past Hawk's 15-minute window
+            assert cluster.task(task.task_id).state == "pending"
+            with pytest.raises(tcmodel.AuthenticationFailed):
+                real_time.task(task.task_id).status
+        with lc.connect(None) as anonymous, pytest.raises(tcmodel.InsufficientScopes):
+            anonymous.create_task(task_queue_id="proj/ci", payload={}, name="t")
+        real_time.close()

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 
 import pytest
 
+import tcmodel
 from tcmodel.testing.server import LocalCluster
+from tcmodel.testing.worker import Worker
 
-__all__ = ["tc_cluster"]
+__all__ = ["tc_client", "tc_cluster", "tc_worker"]
 
 
 @pytest.fixture
@@ -33,6 +35,32 @@ def tc_cluster() -> Iterator[LocalCluster]:
         yield cluster
 
 
-# --- tc_worker -------------------------------------------------------------
-# Reserved: another helper adds the ``tc_worker`` fixture here (a worker
-# that claims and resolves tasks of ``tc_cluster``).
+@pytest.fixture
+def tc_client(tc_cluster: LocalCluster) -> Iterator[tcmodel.Cluster]:
+    """A :class:`tcmodel.Cluster` connected to ``tc_cluster`` with its root
+    credentials (scope ``*``), signing with the cluster's clock.
+
+    Example:
+        >>> def test_create(tc_client):  # doctest: +SKIP
+        ...     task = tc_client.create_task(task_queue_id="proj/ci", payload={}, name="t")
+        ...     assert task.state == "pending"
+    """
+    with tc_cluster.connect() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def tc_worker(tc_cluster: LocalCluster) -> Iterator[Worker]:
+    """A :class:`~tcmodel.testing.worker.Worker` of task queue ``proj/ci`` on
+    ``tc_cluster``: it claims tasks and resolves them as a real worker would,
+    over HTTP (artifacts of every storage type, logs, outcomes). Make more
+    with ``Worker(tc_cluster, "other/queue")``.
+
+    Example:
+        >>> def test_build(tc_client, tc_worker):  # doctest: +SKIP
+        ...     task = tc_client.create_task(task_queue_id="proj/ci", payload={}, name="b")
+        ...     tc_worker.run(task.task_id, log="ok\\n", artifacts={"public/a.txt": "a"})
+        ...     assert task.refresh().state == "completed"
+    """
+    with Worker(tc_cluster) as worker:
+        yield worker

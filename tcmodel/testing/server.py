@@ -45,7 +45,8 @@ from tcmodel.testing.state import Blob, Client, ClusterState, Settings
 from tcmodel.utils import SLUGID_PATTERN
 
 if TYPE_CHECKING:
-    from tcmodel.credentials import Credentials
+    import tcmodel
+    from tcmodel.credentials import Credentials, CredentialsLike
 
 __all__ = ["LocalCluster", "RequestRecord", "Router", "error_body"]
 
@@ -871,6 +872,30 @@ class LocalCluster:
         from tcmodel.credentials import Credentials
 
         return Credentials(ROOT_CLIENT_ID, self._root_token)
+
+    def connect(
+        self, credentials: CredentialsLike | str | None = "root", **kwargs: Any
+    ) -> tcmodel.Cluster:
+        """A :class:`tcmodel.Cluster` for this local cluster, signing with the
+        cluster's clock, so it keeps working after :meth:`advance` moved the
+        clock past Hawk's 15-minute window.
+
+        ``credentials`` defaults to the root credentials; ``None`` connects
+        anonymously. Other keyword arguments go to
+        :meth:`tcmodel.Cluster.from_url`. Close the cluster when done.
+
+        Example:
+            >>> with LocalCluster() as lc, lc.connect() as cluster:
+            ...     lc.advance(3600)
+            ...     cluster.ping()["alive"]
+            True
+        """
+        import tcmodel
+
+        creds = self.root_credentials if credentials == "root" else credentials
+        if isinstance(creds, str):
+            raise ValueError(f"credentials must be 'root', None or credentials, not {creds!r}")
+        return tcmodel.Cluster.from_url(self.root_url, creds, clock=self.clock.now, **kwargs)
 
     def add_client(
         self, client_id: str, scopes: Iterable[str], *, expires: float | None = None

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from tcmodel.api import endpoint
-from tcmodel.cluster import Cluster
 from tcmodel.credentials import Credentials
 from tcmodel.hawk import HawkAuth
 from tcmodel.transport import Call, Transport
@@ -124,8 +123,8 @@ class ClaimedRun:
         self.credentials = Credentials(
             raw["clientId"], raw["accessToken"], raw.get("certificate") or None
         )
-        self.cluster = Cluster.from_url(
-            self.worker.root_url, self.credentials, client=self.worker.cluster.transport.client
+        self.cluster = self.worker.local.connect(
+            self.credentials, client=self.worker.cluster.transport.client
         )
 
     def __repr__(self) -> str:
@@ -367,7 +366,7 @@ class Worker:
                 "queue:status:*",
             ],
         )
-        self.cluster = Cluster.from_url(cluster.root_url, credentials)
+        self.cluster = cluster.connect(credentials)
         #: Runs claimed on the way to a :meth:`claim_task`, handed out first
         #: by :meth:`claim`.
         self.held: list[ClaimedRun] = []
