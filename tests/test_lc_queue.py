@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import taskcluster
 from schemas import validate_endpoint
-from test_lc_queue_support import (
+from lc_queue_support import (
     TQ,
     WORKER,
     anonymous_queue,
@@ -273,7 +273,7 @@ def test_task_graph_life(lc: LocalCluster) -> None:
 
 
 def _def_in(lc: LocalCluster, group: str) -> dict[str, Any]:
-    from test_lc_queue_support import task_def
+    from lc_queue_support import task_def
 
     return task_def(lc, taskGroupId=group)
 

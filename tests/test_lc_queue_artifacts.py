@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_lc_queue_support import (
+from lc_queue_support import (
     anonymous_queue,
     at,
     claim,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_lc_queue_support import (
+from lc_queue_support import (
     TQ,
     claim,
     create,

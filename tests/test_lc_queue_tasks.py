@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from test_lc_queue_support import (
+from lc_queue_support import (
     TQ,
     WORKER,
     at,

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -772,6 +773,7 @@ class LocalCluster:
         self._threads: list[threading.Thread] = []
         self._records: list[RequestRecord] = []
         self._records_lock = threading.Lock()
+        self._served: collections.Counter[tuple[str, str]] = collections.Counter()
         self._root_token = secrets.token_urlsafe(33)
         self.state.clients[ROOT_CLIENT_ID] = Client(ROOT_CLIENT_ID, self._root_token, ("*",))
         self._root_url = ""
@@ -932,6 +934,23 @@ class LocalCluster:
     def _record(self, record: RequestRecord) -> None:
         with self._records_lock:
             self._records.append(record)
+            if record.status and record.service and record.entry:
+                self._served[(record.service, record.entry)] += 1
+
+    @property
+    def served(self) -> dict[tuple[str, str], int]:
+        """How many answered requests each API entry got since the start
+        (``reset_requests`` does not clear it): ``{(service, entry): n}``.
+
+        Example:
+            >>> with LocalCluster() as lc:
+            ...     import httpx
+            ...     _ = httpx.get(lc.root_url + "/api/queue/v1/ping")
+            ...     lc.served
+            {('queue', 'ping'): 1}
+        """
+        with self._records_lock:
+            return dict(self._served)
 
     @property
     def requests(self) -> list[RequestRecord]:
