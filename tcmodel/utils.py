@@ -23,6 +23,7 @@ import slugid
 
 __all__ = [
     "SLUGID_PATTERN",
+    "check_run_id",
     "check_slug_id",
     "from_now",
     "from_now_json",
@@ -220,6 +221,22 @@ def check_slug_id(value: object, what: str = "taskId") -> str:
         f"{what} must be a slugId (22 URL-safe base64 characters of a v4 UUID), "
         f"got {value!r}{detail}"
     )
+
+
+def check_run_id(value: object) -> int:
+    """Return ``value`` if it is a run id (an int ≥ 0), else raise ``ValueError``.
+
+    Example:
+        >>> check_run_id(0)
+        0
+        >>> check_run_id(-1)
+        Traceback (most recent call last):
+        ...
+        ValueError: runId must be a non-negative integer, not -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"runId must be a non-negative integer, not {value!r}")
+    return value
 
 
 def slug_id() -> str:

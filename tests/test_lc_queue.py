@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import taskcluster
-from schemas import validate_endpoint
 from lc_queue_support import (
     TQ,
     WORKER,
@@ -31,6 +30,7 @@ from lc_queue_support import (
     queue,
     task_queue,
 )
+from schemas import validate_endpoint
 
 from tcmodel.testing import LocalCluster
 from tcmodel.utils import parse_date, slug_id

@@ -31,7 +31,7 @@ from tcmodel.download import DownloadResult, Progress, artifact_call, read_artif
 from tcmodel.models import ArtifactInfo
 from tcmodel.resources.base import Resource
 from tcmodel.transport import Op, consume, map_op
-from tcmodel.utils import check_slug_id
+from tcmodel.utils import check_run_id, check_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
@@ -47,14 +47,6 @@ def _check_name(name: object) -> str:
     if not all(" " <= c <= "~" for c in name):
         raise ValueError(f"artifact name must be printable ASCII, not {name!r}")
     return name
-
-
-def _check_run_id(run_id: object) -> int | None:
-    if run_id is None:
-        return None
-    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
-        raise ValueError(f"runId must be a non-negative integer or None, not {run_id!r}")
-    return run_id
 
 
 def _charset(content_type: str | None) -> str | None:
@@ -83,7 +75,7 @@ class Artifact(Resource):
         >>> Artifact(c, "Dx4tPEtaRpeIeWpbTD0uHw", -1, "x")
         Traceback (most recent call last):
         ...
-        ValueError: runId must be a non-negative integer or None, not -1
+        ValueError: runId must be a non-negative integer, not -1
     """
 
     def __init__(
@@ -96,7 +88,7 @@ class Artifact(Resource):
         info: ArtifactInfo | None = None,
     ) -> None:
         self.task_id = check_slug_id(task_id, "taskId")
-        self._run_id = _check_run_id(run_id)
+        self._run_id = None if run_id is None else check_run_id(run_id)
         self._name = _check_name(name)
         super().__init__(cluster)
         self._info = info

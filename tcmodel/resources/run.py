@@ -20,6 +20,7 @@ from tcmodel.models import ArtifactInfo, RunInfo
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.transport import Call
+from tcmodel.utils import check_run_id
 
 if TYPE_CHECKING:
     from tcmodel.resources.artifact import Artifact
@@ -43,11 +44,9 @@ class Run(Resource):
     """
 
     def __init__(self, task: Task, run_id: int, *, info: RunInfo | None = None) -> None:
-        if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
-            raise ValueError(f"runId must be a non-negative integer, not {run_id!r}")
         super().__init__(task.cluster)
         self.task = task
-        self.run_id = run_id
+        self.run_id = check_run_id(run_id)
         self._info = info
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
