@@ -46,8 +46,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     missing = sorted(f"{s}.{n}" for (s, n) in ENDPOINTS if (s, n) not in SERVED)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.ensure_newline()
         done = len(ENDPOINTS) - len(missing)
+        reporter.write("\n")
         reporter.write_line(
             f"conformance: {done} of {len(ENDPOINTS)} local-cluster routes exercised"
         )
