@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tcmodel._closing import Closing
 from tcmodel.credentials import Credentials, CredentialsLike
 from tcmodel.errors import ConfigurationError
 from tcmodel.transport import Call, Transport
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Cluster"]
 
 
-class Cluster:
+class Cluster(Closing):
     """A Taskcluster deployment, reached through one signed transport.
 
     Make it with :meth:`from_url` or :meth:`from_env`. It is a context
@@ -289,17 +290,6 @@ class Cluster:
     async def aclose(self) -> None:
         """Close the async HTTP client tcmodel made."""
         await self.transport.aclose()
-
-    def __enter__(self) -> Cluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     async def __aenter__(self) -> Cluster:
         return self

@@ -21,11 +21,11 @@ import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tcmodel._closing import Closing
 from tcmodel.api import endpoint
 from tcmodel.credentials import Credentials
 from tcmodel.hawk import HawkAuth
@@ -330,7 +330,7 @@ class ClaimedRun:
         return answer
 
 
-class Worker:
+class Worker(Closing):
     """A worker of task queue ``task_queue_id`` on a local cluster.
 
     It registers its own client with the scopes a worker has
@@ -469,14 +469,3 @@ class Worker:
             >>> # worker.close()
         """
         self.cluster.close()
-
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
