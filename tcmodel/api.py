@@ -64,6 +64,19 @@ _WILDCARDS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
+_NOT_IDEMPOTENT = frozenset(
+    {("queue", "claimWork"), ("queue", "claimTask"), ("queue", "createArtifact")}
+)
+_REDIRECTS = frozenset(
+    {
+        ("queue", "getArtifact"),
+        ("queue", "getLatestArtifact"),
+        ("object", "download"),
+        ("index", "findArtifactFromTask"),
+    }
+)
+
+
 def quote_param(value: str) -> str:
     """Percent-encode one path parameter so that it stays one path segment.
 
@@ -121,6 +134,32 @@ class Endpoint:
             ['name']
         """
         return _WILDCARDS.get((self.service, self.name), frozenset())
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether sending the same call twice is harmless, so that it may be
+        retried after the request might have reached the service.
+
+        ``claimWork`` claims new runs each time; ``createArtifact`` of an
+        object artifact makes a new upload each time.
+
+        Example:
+            >>> endpoint("queue", "createTask").idempotent
+            True
+            >>> endpoint("queue", "claimWork").idempotent
+            False
+        """
+        return (self.service, self.name) not in _NOT_IDEMPOTENT
+
+    @property
+    def redirects(self) -> bool:
+        """Whether the entry answers with a redirect (303) by design.
+
+        Example:
+            >>> endpoint("queue", "getArtifact").redirects, endpoint("queue", "task").redirects
+            (True, False)
+        """
+        return (self.service, self.name) in _REDIRECTS
 
     def path(self, params: Mapping[str, str | int]) -> str:
         """The route with every parameter filled in and percent-encoded.

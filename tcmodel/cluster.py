@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from tcmodel.resources.task_group import TaskGroup
 
 __all__ = ["Cluster"]
+
+_TASK_QUEUE_ID = re.compile(r"[a-zA-Z0-9_-]{1,38}/[a-z]([-a-z0-9]{0,36}[a-z0-9])?")
 
 
 class Cluster(Closing):
@@ -192,7 +195,9 @@ class Cluster(Closing):
         """
         from tcmodel.resources.task import TaskBatch
 
-        return list(TaskBatch(self, task_ids).tasks.values())
+        ids = list(task_ids)
+        batch = TaskBatch(self, ids)
+        return [batch.tasks[i] for i in ids]  # one handle per id given, repeats included
 
     def index(self, namespace: str = "") -> Namespace:
         """A handle on an index namespace or path (``""`` is the root).
@@ -240,12 +245,22 @@ class Cluster(Closing):
             >>> # t = cluster.create_task(task_queue_id="proj/ci", payload={"command": ["make"]},
             >>> #                         name="build", dependencies=[decision])
         """
+        from tcmodel.models import PRIORITIES, REQUIRES
         from tcmodel.resources.task import Task
-        from tcmodel.utils import check_slug_id, from_now, slug_id, to_json_date
+        from tcmodel.utils import check_choice, check_slug_id, from_now, slug_id, to_json_date
 
         def when(value: datetime | str) -> str:
             return to_json_date(from_now(value) if isinstance(value, str) else value)
 
+        check_choice("priority", priority, PRIORITIES)
+        check_choice("requires", requires, REQUIRES)
+        if not isinstance(task_queue_id, str) or not _TASK_QUEUE_ID.fullmatch(task_queue_id):
+            raise ValueError(
+                f"task_queue_id must look like 'provisioner/worker-type' "
+                f"(e.g. 'proj/ci'), not {task_queue_id!r}"
+            )
+        if retries is not None and not 0 <= retries <= 49:
+            raise ValueError(f"retries must be between 0 and 49, not {retries!r}")
         new_id = check_slug_id(task_id, "taskId") if task_id is not None else slug_id()
         body: dict[str, Any] = {
             "taskQueueId": task_queue_id,

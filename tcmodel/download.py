@@ -35,7 +35,6 @@ import httpx
 
 from tcmodel.credentials import Credentials
 from tcmodel.errors import APIError, ArtifactError, ConnectionFailed, HashMismatch, TaskclusterError
-from tcmodel.hawk import HawkAuth
 from tcmodel.models import ArtifactContent
 from tcmodel.transport import CHUNK_SIZE, Call, Close, Emit, Op, ReadChunk, Sleep, Transport
 from tcmodel.utils import parse_date
@@ -58,6 +57,7 @@ Progress = Callable[[int, "int | None"], None]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 _ALGORITHMS = ("sha256", "sha512")
 
 
@@ -204,6 +204,12 @@ class _Decoder:
 class _UrlSource:
     """A URL to GET, following redirects (``s3`` and ``reference``).
 
+    Every hop is sent unsigned, as the official clients do: the URL was
+    chosen by whoever made the artifact, and may point at another task's
+    private artifact on this same deployment, which the reader's
+    credentials must not fetch on the author's behalf (a confused deputy).
+    Presigned and public URLs need no signature.
+
     Resumes go to where the last redirect led; after a 401/403 there the
     chain is walked again from the start (a presigned URL may have lapsed).
     """
@@ -213,7 +219,7 @@ class _UrlSource:
     def __init__(self, url: str) -> None:
         self.url = url
         self.final: str | None = None
-        self.auth: httpx.Auth | str | None = "default"
+        self.auth: httpx.Auth | str | None = None  # never the reader's credentials
 
     def locate(self, refresh: bool) -> Op[tuple[str, bool]]:
         if refresh or self.final is None:
@@ -242,7 +248,8 @@ class _ObjectSource:
         if not content.name:
             raise DownloadError(f"{what}: the queue named no object")
         self.transport = transport
-        self.object_auth = HawkAuth(credentials, origin=transport.root_url)
+        # signed with the transport's clock, like every other request
+        self.object_auth = transport.auth_for(credentials)
         self.call = Call.of(
             "object",
             "startDownload",
@@ -351,7 +358,14 @@ class _Body:
 
     def read(self, response: httpx.Response) -> Op[bool]:
         """Read ``response`` to its end, emitting decoded data; ``True``
-        when the whole body has come, ``False`` when it was cut short."""
+        when the whole body has come, ``False`` when it was cut short.
+
+        A connection lost after the last byte (as many raw bytes as the
+        length told) still counts as the whole body; so does a 416 to a
+        resume whose ``Content-Range: bytes */N`` says ``N`` bytes are all
+        there is and all that came."""
+        if response.status_code == 416:
+            return (yield from self._unsatisfiable(response))
         if not self._begin(response):
             yield Close(response)
             return False
@@ -365,12 +379,27 @@ class _Body:
             raise
         yield Close(response)
         assert self.decoder is not None
-        if not whole or (self.total is not None and self.raw < self.total):
-            return False
-        if self.total is None and not self.decoder.ended:
-            return False  # no length given, but the compressed data stops short
+        if self.total is not None:
+            if self.raw < self.total:
+                return False
+            # every byte came, even if the connection broke afterwards
+        elif not whole or not self.decoder.ended:
+            return False  # no length given: cut short, or the compressed data stops short
         yield from self._emit(self.decoder.finish())
         return True
+
+    def _unsatisfiable(self, response: httpx.Response) -> Op[bool]:
+        """A 416 to ``Range: bytes=<raw>-``: the end if the server's length
+        is what came; otherwise ask for the whole body next time."""
+        yield Close(response)  # (already read and closed by the driver)
+        m = _UNSATISFIED_RANGE.match(response.headers.get("content-range", ""))
+        if m is not None and int(m.group(1)) == self.raw and self.decoder is not None:
+            self.total = self.raw
+            self._report()
+            yield from self._emit(self.decoder.finish())
+            return True
+        self.resumable = False
+        return False
 
     def _drain(self, response: httpx.Response) -> Op[bool]:
         assert self.decoder is not None
@@ -402,7 +431,8 @@ def _open(
     transport: Transport, what: str, source: _Source, url: str, headers: dict[str, str]
 ) -> Op[httpx.Response]:
     """GET ``url`` (following redirects for URL sources): the 2xx response,
-    still streaming; error answers raise their typed error."""
+    still streaming, or the 416 to a ``Range``; other error answers raise
+    their typed error."""
     for _ in range(MAX_REDIRECTS + 1):
         request = httpx.Request("GET", url, headers=headers)
         response = yield from transport.exchange(request, what, stream=True, auth=source.auth)
@@ -412,6 +442,9 @@ def _open(
             yield Close(response)
             url = str(httpx.URL(url).join(location))
             continue
+        if status == 416 and "Range" in headers:
+            source.arrived(url)
+            return response  # for the body to judge (it may be the end)
         if status >= 400:
             transport.check(response, what)  # the driver has read and closed it
         if status >= 300:
@@ -456,8 +489,8 @@ def read_artifact_op(
     the latest run) as an operation that emits the decoded bytes.
 
     * ``s3`` and ``reference``: GET the URL, following at most
-      :data:`MAX_REDIRECTS` redirects (requests to the root URL's origin are
-      signed, others never).
+      :data:`MAX_REDIRECTS` redirects, never signed (not even on the root
+      URL's origin: a reference cannot borrow the reader's credentials).
     * ``object``: ``object.startDownload`` with the temporary credentials the
       queue handed out, GET the ``getUrl`` and check the hashes
       (:func:`verify_hashes`; a mismatch raises

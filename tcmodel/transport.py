@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import httpx
@@ -35,7 +35,7 @@ import httpx
 from tcmodel._version import __version__
 from tcmodel.api import Endpoint, endpoint
 from tcmodel.credentials import Credentials, CredentialsLike
-from tcmodel.errors import ConnectionFailed, error_for_response, redact_url
+from tcmodel.errors import APIError, ConnectionFailed, error_for_response, redact_url
 from tcmodel.hawk import HawkAuth, sign_url
 from tcmodel.urls import api_url, normalize_root_url
 
@@ -367,6 +367,7 @@ class Transport:
             else None
         )
         self.retry = retry or RetryPolicy(max_retries=max_retries)
+        self._clock = clock
         self._client = client
         self._async_client = async_client
         self._owns_client = client is None
@@ -458,13 +459,22 @@ class Transport:
         *,
         stream: bool = False,
         auth: httpx.Auth | str | None = "default",
+        idempotent: bool = True,
     ) -> Op[httpx.Response]:
         """Send ``request`` with retries; return the last response.
 
         Connection errors and timeouts are retried and, once the retries are
         spent, raised as :class:`~tcmodel.errors.ConnectionFailed`. 5xx and
         429 answers are retried; after the last attempt the response is
-        returned as is (see :meth:`check`).
+        returned as is (see :meth:`check`). A request that is not
+        ``idempotent`` is retried only when it cannot have reached the
+        service (the connection failed, or a 429).
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> op = t.exchange(httpx.Request("GET", "https://tc.example.com/x"), "x")
+            >>> type(next(op)).__name__
+            'Send'
         """
         attempt = 0
         while True:
@@ -479,7 +489,8 @@ class Transport:
                     redact_url(str(request.url)),
                     type(exc).__name__,
                 )
-                if attempt >= self.retry.max_retries:
+                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if attempt >= self.retry.max_retries or not (idempotent or unsent):
                     raise ConnectionFailed(
                         what, request.method, str(request.url), f"{type(exc).__name__}: {exc}"
                     ) from None
@@ -495,7 +506,8 @@ class Transport:
                 status,
                 (time.monotonic() - started) * 1000,
             )
-            if not self.retry.retryable_status(status) or attempt >= self.retry.max_retries:
+            retryable = self.retry.retryable_status(status) and (idempotent or status == 429)
+            if not retryable or attempt >= self.retry.max_retries:
                 return response
             if stream:
                 yield Close(response)
@@ -525,15 +537,60 @@ class Transport:
     def call(self, call: Call, *, auth: httpx.Auth | str | None = "default") -> Op[Any]:
         """Make an API call: the parsed JSON answer (``None`` for no body).
 
-        Redirects are not followed: a 303 answer's JSON body is returned.
-        ``auth`` replaces the transport's signer for this call.
+        Redirects are not followed: for the entries that redirect by design
+        (getArtifact…) the 303's JSON body is returned (or ``{"url":
+        Location}``). Any other redirect, or a success whose body is not
+        JSON (a login page from a proxy, say), raises an
+        :class:`~tcmodel.errors.APIError` naming the call. ``auth`` replaces
+        the transport's signer for this call.
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> type(next(t.call(Call.of("queue", "ping")))).__name__
+            'Send'
         """
+        what = str(call)
         request = self.build_request(call)
-        response = yield from self.exchange(request, str(call), auth=auth)
-        self.check(response, str(call))
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        response = yield from self.exchange(
+            request, what, auth=auth, idempotent=call.endpoint.idempotent
+        )
+        self.check(response, what)
+        status = response.status_code
+        if 300 <= status < 400 and not call.endpoint.redirects:
+            where = redact_url(response.headers.get("Location", "nowhere"))
+            raise self._unexpected(response, what, f"unexpected redirect to {where}")
+        if status == 204 or not response.content:
+            return {"url": response.headers["Location"]} if "Location" in response.headers else None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            excerpt = " ".join(response.text.split())[:200]
+            raise self._unexpected(
+                response, what, f"expected JSON, got {kind}: {excerpt}"
+            ) from None
+
+    @staticmethod
+    def _unexpected(response: httpx.Response, what: str, message: str) -> APIError:
+        return APIError(
+            call=what,
+            method=response.request.method,
+            url=str(response.request.url),
+            status=response.status_code,
+            message=message,
+        )
+
+    def auth_for(self, credentials: Credentials) -> HawkAuth:
+        """A signer for other credentials (e.g. those the queue hands out
+        for one object download), for this deployment's origin and with this
+        transport's clock.
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> t.auth_for(Credentials("task-client/x", "token"))
+            HawkAuth(client_id='task-client/x')
+        """
+        return HawkAuth(credentials, origin=self.root_url, now=self._clock)
 
     # drivers
 
@@ -579,8 +636,8 @@ class Transport:
         yield from self._drive(op)
 
     def _drive(self, op: Op[T]) -> Generator[Any, None, T]:
-        readers: dict[int, Iterator[bytes]] = {}
-        with closing(op):
+        streams: _Streams[Iterator[bytes]] = _Streams()
+        with closing(op), streams:
             value: Any = None
             error: Exception | None = None
             while True:
@@ -592,13 +649,11 @@ class Transport:
                     yield step.data
                     continue
                 try:
-                    value = self._perform(step, readers)
+                    value = self._perform(step, streams)
                 except httpx.TransportError as exc:
                     error = exc
 
-    def _perform(
-        self, step: Send | Sleep | ReadChunk | Close, readers: dict[int, Iterator[bytes]]
-    ) -> Any:
+    def _perform(self, step: IOStep, streams: _Streams[Iterator[bytes]]) -> Any:
         if isinstance(step, Send):
             response = self.client.send(
                 step.request, stream=True, **self._send_kwargs(step, self.client)
@@ -606,14 +661,15 @@ class Transport:
             if not step.stream or response.status_code >= 400:
                 response.read()
                 response.close()
+            else:
+                streams.opened(response)
             return response
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
             return None
         if isinstance(step, ReadChunk):
-            reader = readers.setdefault(id(step.response), step.response.iter_raw())
-            return next(reader, b"")
-        readers.pop(id(step.response), None)
+            return next(streams.reader(step.response, step.response.iter_raw), b"")
+        streams.closed(step.response)
         step.response.close()
         return None
 
@@ -629,27 +685,29 @@ class Transport:
             >>> asyncio.run(Transport("https://tc.example.com").arun(op()))
             42
         """
-        readers: dict[int, AsyncIterator[bytes]] = {}
-        with closing(op):
-            value: Any = None
-            error: Exception | None = None
-            while True:
-                done, step = _advance(op, value, error)
-                if done:
-                    return cast(T, step)
-                value, error = None, None
-                if isinstance(step, Emit):
-                    if on_emit is not None:
-                        on_emit(step.data)
-                    continue
-                try:
-                    value = await self._aperform(step, readers)
-                except httpx.TransportError as exc:
-                    error = exc
+        streams: _Streams[AsyncIterator[bytes]] = _Streams()
+        try:
+            with closing(op):
+                value: Any = None
+                error: Exception | None = None
+                while True:
+                    done, step = _advance(op, value, error)
+                    if done:
+                        return cast(T, step)
+                    value, error = None, None
+                    if isinstance(step, Emit):
+                        if on_emit is not None:
+                            on_emit(step.data)
+                        continue
+                    try:
+                        value = await self._aperform(step, streams)
+                    except httpx.TransportError as exc:
+                        error = exc
+        finally:
+            for response in streams.left_open():
+                await response.aclose()
 
-    async def _aperform(
-        self, step: Send | Sleep | ReadChunk | Close, readers: dict[int, AsyncIterator[bytes]]
-    ) -> Any:
+    async def _aperform(self, step: IOStep, streams: _Streams[AsyncIterator[bytes]]) -> Any:
         if isinstance(step, Send):
             client = self.async_client
             response = await client.send(
@@ -658,6 +716,8 @@ class Transport:
             if not step.stream or response.status_code >= 400:
                 await response.aread()
                 await response.aclose()
+            else:
+                streams.opened(response)
             return response
         if isinstance(step, Sleep):
             import anyio  # httpx's own dependency; imported only when async is used
@@ -665,14 +725,11 @@ class Transport:
             await anyio.sleep(step.seconds)
             return None
         if isinstance(step, ReadChunk):
-            key = id(step.response)
-            if key not in readers:
-                readers[key] = step.response.aiter_raw()
             try:
-                return await readers[key].__anext__()
+                return await streams.reader(step.response, step.response.aiter_raw).__anext__()
             except StopAsyncIteration:
                 return b""
-        readers.pop(id(step.response), None)
+        streams.closed(step.response)
         await step.response.aclose()
         return None
 
@@ -756,6 +813,43 @@ class Transport:
                 yield item
 
 
+R = TypeVar("R")
+
+
+class _Streams(Generic[R]):
+    """The streamed responses a driver has open, and their readers; whatever
+    an operation leaves open (it failed, or was abandoned) is closed when the
+    driver ends."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, tuple[httpx.Response, R | None]] = {}
+
+    def opened(self, response: httpx.Response) -> None:
+        self._open[id(response)] = (response, None)
+
+    def reader(self, response: httpx.Response, make: Callable[[], R]) -> R:
+        _, reader = self._open.get(id(response), (response, None))
+        if reader is None:
+            reader = make()
+            self._open[id(response)] = (response, reader)
+        return reader
+
+    def closed(self, response: httpx.Response) -> None:
+        self._open.pop(id(response), None)
+
+    def left_open(self) -> list[httpx.Response]:
+        responses = [r for r, _ in self._open.values()]
+        self._open.clear()
+        return responses
+
+    def __enter__(self) -> _Streams[R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for response in self.left_open():
+            response.close()
+
+
 def _advance(op: Op[Any], value: Any, error: Exception | None) -> tuple[bool, Any]:
     """Resume ``op`` with a result or an error: ``(True, result)`` when it
     has returned, else ``(False, next_step)``."""
@@ -778,20 +872,21 @@ def consume(op: Op[T], on_data: Callable[[Any], None]) -> Op[T]:
         >>> Transport("https://tc.example.com").run(consume(op(), got.append)), got
         (1, [b'ab'])
     """
-    value: Any = None
-    error: Exception | None = None
-    while True:
-        done, step = _advance(op, value, error)
-        if done:
-            return cast(T, step)
-        value, error = None, None
-        if isinstance(step, Emit):
-            on_data(step.data)
-            continue
-        try:
-            value = yield step
-        except Exception as exc:  # hand it to the inner operation
-            error = exc
+    with closing(op):
+        value: Any = None
+        error: Exception | None = None
+        while True:
+            done, step = _advance(op, value, error)
+            if done:
+                return cast(T, step)
+            value, error = None, None
+            if isinstance(step, Emit):
+                on_data(step.data)
+                continue
+            try:
+                value = yield step
+            except Exception as exc:  # hand it to the inner operation
+                error = exc
 
 
 def op_result(value: T) -> Op[T]:

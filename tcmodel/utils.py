@@ -16,13 +16,14 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import slugid
 
 __all__ = [
     "SLUGID_PATTERN",
+    "check_choice",
     "check_run_id",
     "check_slug_id",
     "from_now",
@@ -221,6 +222,19 @@ def check_slug_id(value: object, what: str = "taskId") -> str:
         f"{what} must be a slugId (22 URL-safe base64 characters of a v4 UUID), "
         f"got {value!r}{detail}"
     )
+
+
+def check_choice(what: str, value: str | None, allowed: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``value`` is ``None`` or one of ``allowed``.
+
+    Example:
+        >>> check_choice("priority", "urgent", ("high", "low"))
+        Traceback (most recent call last):
+        ...
+        ValueError: priority must be one of high, low, not 'urgent'
+    """
+    if value is not None and value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def check_run_id(value: object) -> int:

@@ -88,6 +88,13 @@ def test_identity_equality_and_hash(cluster: tcmodel.Cluster, lc: LocalCluster) 
         lambda c: c.index("a/b"),
         lambda c: c.index("a..b"),
         lambda c: c.task(tcmodel.slug_id()).change_priority("urgent"),
+        lambda c: c.create_task(task_queue_id="proj/ci", payload={}, name="x", priority="urgent"),
+        lambda c: c.create_task(task_queue_id="proj/ci", payload={}, name="x", requires="any"),
+        lambda c: c.create_task(task_queue_id="no-slash", payload={}, name="x"),
+        lambda c: c.create_task(task_queue_id="proj/ci", payload={}, name="x", retries=50),
+        lambda c: c.index("").find(),
+        lambda c: c.index("a.b\n"),
+        lambda c: c.task_group(tcmodel.slug_id()).tasks().filter(stat="failed"),
     ],
 )
 def test_bad_input_raises_before_any_request(
@@ -289,3 +296,80 @@ def test_index_namespace(lc: LocalCluster, cluster: tcmodel.Cluster) -> None:
     assert [e.name for e in cluster.index("project.app").tasks()] == ["latest"]
     with pytest.raises(tcmodel.NotFound):
         cluster.index("project.app.v1").find()
+
+
+def test_cluster_tasks_keeps_one_handle_per_id_given(cluster: tcmodel.Cluster) -> None:
+    a, b = tcmodel.slug_id(), tcmodel.slug_id()
+    handles = cluster.tasks([a, a, b])
+    assert [h.task_id for h in handles] == [a, a, b]
+    assert handles[0] is handles[1]
+
+
+def test_limit_asks_for_no_more_than_it_needs(lc: LocalCluster, cluster: tcmodel.Cluster) -> None:
+    import httpx
+
+    group_id, _ = make_group(cluster, 5)
+    sent: list[httpx.Request] = []
+    with (
+        httpx.Client(event_hooks={"request": [sent.append]}) as client,
+        lc.connect(client=client) as c,
+    ):
+        assert len(list(c.task_group(group_id).tasks().limit(2))) == 2
+        assert len(list(c.task_group(group_id).tasks().filter(state="pending").limit(2))) == 2
+    assert [r.url.params.get("limit") for r in sent] == ["2", None]
+
+
+def test_bulk_falls_back_per_task_without_scopes_for_all(lc: LocalCluster) -> None:
+    with lc.connect() as admin:
+        tasks = [admin.create_task(task_queue_id=QUEUE, payload={}, name=f"t{i}") for i in range(4)]
+    readable = [t.task_id for t in tasks[:3]]
+    creds = lc.add_client("reader", [f"queue:status:{tid}" for tid in readable])
+    with lc.connect(creds) as reader:
+        handles = reader.tasks([t.task_id for t in tasks])
+        lc.reset_requests()
+        assert handles[0].state == "pending"  # the bulk call is refused; this one is asked alone
+        assert [h.state for h in handles[1:3]] == ["pending", "pending"]
+        with pytest.raises(tcmodel.InsufficientScopes):
+            handles[3].state
+    entries = [e for _, e in api_requests(lc)]
+    assert entries == ["statuses", "status", "status", "status", "status"]
+
+
+def test_bulk_failure_is_not_remembered(lc: LocalCluster) -> None:
+    with lc.connect() as admin:
+        tasks = [admin.create_task(task_queue_id=QUEUE, payload={}, name=f"t{i}") for i in range(3)]
+    with lc.connect(max_retries=0) as c:
+        handles = c.tasks([t.task_id for t in tasks])
+        lc.inject("status", status=500, entry="statuses")
+        with pytest.raises(tcmodel.ServerError):
+            handles[0].state
+        lc.reset_requests()
+        assert [h.state for h in handles] == ["pending"] * 3
+        assert api_requests(lc) == [("POST", "statuses")]  # asked in bulk again, once
+
+
+def test_a_run_added_since_the_status_was_read_is_found(
+    lc: LocalCluster, cluster: tcmodel.Cluster
+) -> None:
+    task = cluster.create_task(task_queue_id=QUEUE, payload={}, name="r")
+    task.cancel()
+    cluster.task(task.task_id).rerun()  # through another handle
+    assert task.run(1).reason_created == "rerun"  # refreshed once instead of NotFound
+    with pytest.raises(tcmodel.NotFound):
+        task.run(7).state
+
+
+def test_log_skips_error_artifacts_and_tolerates_bad_bytes(lc: LocalCluster) -> None:
+    from tcmodel.testing.worker import Worker
+
+    with lc.connect() as c, Worker(lc, QUEUE) as worker:
+        task = c.create_task(task_queue_id=QUEUE, payload={}, name="logs")
+        run = worker.claim_task(task.task_id)
+        run.error("public/logs/live_backing.log", "file-missing-on-worker", "no backing log")
+        run.upload("public/logs/live.log", b"ok \xff end\n", storage_type="s3")
+        run.complete()
+        assert task.log() == "ok \ufffd end\n"
+        empty = c.create_task(task_queue_id=QUEUE, payload={}, name="nolog")
+        worker.claim_task(empty.task_id).complete()
+        with pytest.raises(tcmodel.NotFound):
+            empty.log()

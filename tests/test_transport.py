@@ -617,3 +617,81 @@ def test_keep_alive_reuses_the_connection(stub: HTTPStub) -> None:
         for _ in range(3):
             t.request("queue", "ping")
     assert len(ports) == 3 and len(set(ports)) == 1
+
+
+# -- review fixes: non-idempotent calls, unexpected answers, abandoned streams --
+
+
+CLAIM = Call.of(
+    "queue",
+    "claimWork",
+    taskQueueId="proj/ci",
+    body={"workerGroup": "g", "workerId": "w", "tasks": 1},
+)
+
+
+def test_non_idempotent_call_is_not_resent_after_it_may_have_arrived(
+    stub: HTTPStub, sleeps: list[float]
+) -> None:
+    stub.script(DROP, Reply(200, body={"tasks": []}))
+    t = _transport(stub)
+    with closing(t), pytest.raises(ConnectionFailed):
+        t.run(t.call(CLAIM))
+    assert len(stub.requests) == 1  # a second claimWork could claim a second run
+
+
+def test_non_idempotent_call_is_not_resent_after_a_5xx_but_is_after_429(
+    stub: HTTPStub, sleeps: list[float]
+) -> None:
+    stub.script(Reply(500, body=error_body("InternalServerError", "x", "claimWork")))
+    t = _transport(stub)
+    with closing(t), pytest.raises(InternalServerError):
+        t.run(t.call(CLAIM))
+    assert len(stub.requests) == 1
+    stub.script(Reply(429, headers={"Retry-After": "0"}), Reply(200, body={"tasks": []}))
+    with closing(t):
+        assert t.run(t.call(CLAIM)) == {"tasks": []}
+    assert len(stub.requests) == 3
+
+
+def test_unexpected_redirect_and_non_json_success_are_typed(stub: HTTPStub) -> None:
+    stub.script(
+        Reply(301, headers={"Location": "https://login.example.com/?sig=secret"}),
+        Reply(200, body="<html>Please log in</html>", headers={"Content-Type": "text/html"}),
+    )
+    t = _transport(stub)
+    call = Call.of("queue", "status", taskId="Dx4tPEtaRpeIeWpbTD0uHw")
+    with closing(t):
+        with pytest.raises(APIError) as redirect:
+            t.run(t.call(call))
+        with pytest.raises(APIError) as html:
+            t.run(t.call(call))
+    assert "unexpected redirect" in str(redirect.value) and "secret" not in str(redirect.value)
+    assert str(redirect.value).startswith("queue.status(taskId='Dx4tPEtaRpeIeWpbTD0uHw'): 301")
+    assert "expected JSON" in str(html.value) and "Please log in" in str(html.value)
+
+
+def test_expected_redirect_returns_its_body_or_location(stub: HTTPStub) -> None:
+    stub.script(Reply(303, headers={"Location": "http://127.0.0.1:9/blob"}))
+    t = _transport(stub)
+    call = Call.of("queue", "getArtifact", taskId="Dx4tPEtaRpeIeWpbTD0uHw", runId=0, name="a")
+    with closing(t):
+        assert t.run(t.call(call)) == {"url": "http://127.0.0.1:9/blob"}
+
+
+def test_an_abandoned_stream_is_closed_by_the_driver(stub: HTTPStub) -> None:
+    from tcmodel.transport import ReadChunk, Send
+
+    stub.script(Reply(200, body=b"x" * 100_000))
+    t = _transport(stub)
+    seen: list[httpx.Response] = []
+
+    def op() -> Any:
+        response = yield Send(httpx.Request("GET", stub.url + "/blob"), stream=True)
+        seen.append(response)
+        yield ReadChunk(response)
+        raise RuntimeError("the caller gave up")
+
+    with closing(t), pytest.raises(RuntimeError):
+        t.run(op())
+    assert seen[0].is_closed

@@ -66,6 +66,10 @@ class Artifact(Resource):
     here, before any request: ``ValueError`` for a bad taskId, a negative
     run id or an empty or non-ASCII name.
 
+    ``task`` is the artifact's task when the caller has it (a run or a
+    task handing out its artifacts): ``.task`` and ``.run`` then share what
+    it has loaded. Either way they are made once per artifact.
+
     Example:
         >>> import tcmodel
         >>> c = tcmodel.Cluster.from_url("https://tc.example.com")
@@ -86,12 +90,17 @@ class Artifact(Resource):
         name: str,
         *,
         info: ArtifactInfo | None = None,
+        task: Task | None = None,
     ) -> None:
         self.task_id = check_slug_id(task_id, "taskId")
         self._run_id = None if run_id is None else check_run_id(run_id)
         self._name = _check_name(name)
+        if task is not None and task.task_id != self.task_id:
+            raise ValueError(f"task {task.task_id} is not the artifact's task {self.task_id}")
         super().__init__(cluster)
         self._info = info
+        self._task = task
+        self._run: Run | None = None
 
     # identity
 
@@ -121,27 +130,33 @@ class Artifact(Resource):
 
     @property
     def task(self) -> Task:
-        """The task this artifact belongs to (a handle, no request).
+        """The task this artifact belongs to (a handle, no request; the same
+        one every time, so what it loads is loaded once).
 
         Example:
             >>> # artifact.task.status.state
         """
-        from tcmodel.resources.task import Task
+        if self._task is None:
+            from tcmodel.resources.task import Task
 
-        return Task(self._cluster, self.task_id)
+            self._task = Task(self._cluster, self.task_id)
+        return self._task
 
     @property
     def run(self) -> Run | None:
-        """The run this artifact belongs to; ``None`` for a latest-run handle.
+        """The run this artifact belongs to; ``None`` for a latest-run handle
+        (the same handle every time).
 
         Example:
             >>> # artifact.run.state
         """
         if self._run_id is None:
             return None
-        from tcmodel.resources.run import Run
+        if self._run is None:
+            from tcmodel.resources.run import Run
 
-        return Run(self.task, self._run_id)
+            self._run = Run(self.task, self._run_id)
+        return self._run
 
     @property
     def is_public(self) -> bool:

@@ -57,6 +57,7 @@ class Listing(Generic[T]):
     predicates: tuple[Callable[[T], bool], ...] = ()
     max_items: int | None = None
     size: int | None = None
+    item_type: type | None = None
 
     # chaining
 
@@ -68,6 +69,13 @@ class Listing(Generic[T]):
             >>> # group.tasks().filter(state=("failed", "exception"))
             >>> # group.tasks().filter(lambda t: t.name.startswith("test-"))
         """
+        if self.item_type is not None:
+            unknown = [f for f in fields if not hasattr(self.item_type, f)]
+            if unknown:
+                raise ValueError(
+                    f"{self.item_type.__name__} has no attribute {', '.join(map(repr, unknown))} "
+                    "to filter on"
+                )
         preds = self.predicates + ((predicate,) if predicate is not None else ())
         return attrs.evolve(self, filters=self.filters + tuple(fields.items()), predicates=preds)
 
@@ -105,9 +113,14 @@ class Listing(Generic[T]):
             >>> # for page in group.tasks().pages(): print(len(page))
         """
         # Without filters the item cap can go to the pager: it then stops
-        # asking for pages itself. With filters it is applied below.
-        cap = self.max_items if not (self.filters or self.predicates) else None
-        pager = Pager(self.call, self.items_key, self.size, cap)
+        # asking for pages itself, and asks for no more items than needed.
+        # With filters it is applied below.
+        filtered = bool(self.filters or self.predicates)
+        cap = None if filtered else self.max_items
+        size = self.size
+        if cap is not None:
+            size = min(size or cap, cap) or None
+        pager = Pager(self.call, self.items_key, size, cap)
         left = self.max_items
         if left == 0:
             return

@@ -35,7 +35,7 @@ _NAMESPACE = re.compile(r"^([a-zA-Z0-9_!~*'()%-]+\.)*[a-zA-Z0-9_!~*'()%-]+$")
 def _check_namespace(namespace: str) -> str:
     if not isinstance(namespace, str):
         raise TypeError(f"a namespace is a str, not {type(namespace).__name__}")
-    if namespace and not _NAMESPACE.match(namespace):
+    if namespace and not _NAMESPACE.fullmatch(namespace):
         raise ValueError(
             f"invalid index namespace {namespace!r}: dotted words of "
             "[a-zA-Z0-9_!~*'()%-], no '/' and no empty part"
@@ -84,6 +84,8 @@ class Namespace(Resource):
         return Namespace(self.cluster, f"{self.namespace}.{name}" if self.namespace else name)
 
     def _call(self, name: str, body: Any = None) -> Call:
+        if not self.namespace and name in ("findTask", "insertTask", "deleteTask"):
+            raise ValueError(f"the index root names no task: give {name} an index path")
         key = "indexPath" if name == "findTask" else "namespace"
         return Call(endpoint("index", name), {key: self.namespace}, {}, body)
 

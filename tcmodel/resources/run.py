@@ -70,7 +70,10 @@ class Run(Resource):
             >>> # run.info.worker_id
         """
         if self._info is None:
-            self._info = self._find(self.task.status.runs)
+            runs = self.task.status.runs
+            if not any(r.run_id == self.run_id for r in runs):
+                runs = self.task.refresh().status.runs  # the cached status may predate the run
+            self._info = self._find(runs)
         return self._info
 
     def _find(self, runs: tuple[RunInfo, ...]) -> RunInfo:
@@ -174,7 +177,7 @@ class Run(Resource):
             return Artifact(cluster, task_id, run_id, info.name, info=info)
 
         call = Call.of("queue", "listArtifacts", taskId=task_id, runId=run_id)
-        return Listing(self._transport, call, "artifacts", make)
+        return Listing(self._transport, call, "artifacts", make, item_type=Artifact)
 
     def artifact(self, name: str) -> Artifact:
         """A handle on artifact ``name`` of this run (no request).
@@ -187,18 +190,33 @@ class Run(Resource):
         return Artifact(self.cluster, self.task_id, self.run_id, name)
 
     def log(self) -> str:
-        """This run's log text: ``live_backing.log``, else ``live.log``.
+        """This run's log text: ``live_backing.log``, else ``live.log``
+        (bytes that are not UTF-8 are replaced, never fatal).
 
-        Raises :class:`~tcmodel.NotFound` when the run has neither.
+        Raises :class:`~tcmodel.NotFound` when the run has neither (an
+        error artifact, an expired log or a dead live-log reference count as
+        none).
 
         Example:
             >>> # print(run.log())
         """
+        from tcmodel.resources.task import LOG_NAMES, NO_LOG
+
+        for name in LOG_NAMES:
+            try:
+                return self.artifact(name).read_text(errors="replace")
+            except NO_LOG:
+                continue
+        raise self._no_log()
+
+    def _no_log(self) -> NotFound:
         from tcmodel.resources.task import LOG_NAMES
 
-        for name in LOG_NAMES[:-1]:
-            try:
-                return self.artifact(name).read_text()
-            except NotFound:
-                continue
-        return self.artifact(LOG_NAMES[-1]).read_text()
+        return NotFound(
+            call=f"{self!r}.log()",
+            method="GET",
+            url=self.cluster.root_url,
+            status=404,
+            code="ResourceNotFound",
+            message=f"run {self.run_id} of task {self.task_id} has no log ({', '.join(LOG_NAMES)})",
+        )

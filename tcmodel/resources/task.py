@@ -15,12 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tcmodel.errors import NotFound
+from tcmodel.errors import (
+    ArtifactError,
+    ConnectionFailed,
+    InsufficientScopes,
+    NotFound,
+    ResourceExpired,
+)
 from tcmodel.models import PRIORITIES, TaskDefinition, TaskStatus
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.transport import Call, Op, Pager
-from tcmodel.utils import check_slug_id
+from tcmodel.utils import check_choice, check_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
@@ -32,6 +38,10 @@ __all__ = ["LOG_NAMES", "Task", "TaskBatch"]
 
 #: Where a task's log is looked for, best first (primer e: prefer the backing log).
 LOG_NAMES = ("public/logs/live_backing.log", "public/logs/live.log")
+#: What reading a log artifact may raise when that run has no readable log:
+#: missing, an error artifact, expired, or a live-log reference to a worker
+#: that is gone.
+NO_LOG = (NotFound, ArtifactError, ResourceExpired, ConnectionFailed)
 
 
 class TaskBatch:
@@ -72,10 +82,17 @@ class TaskBatch:
         ]
         if not wanted:
             return
-        asked.update(wanted)  # ids the queue drops are not asked for in bulk again
         call = Call.of("queue", name, body={"taskIds": wanted})
         convert = TaskStatus.from_json if kind == "status" else TaskDefinition.from_json
-        for item in (yield from self._transport.all_items(Pager(call, items_key))):
+        try:
+            items = yield from self._transport.all_items(Pager(call, items_key))
+        except (InsufficientScopes, NotFound):
+            # The bulk call needs scopes for every id; without them each task
+            # is asked for alone, and only a task really out of reach fails.
+            asked.update(wanted)
+            return
+        asked.update(wanted)  # ids the queue drops are not asked for in bulk again
+        for item in items:
             task = self.tasks.get(item.get("taskId", ""))
             if task is not None:
                 setattr(task, attr, convert(item[key]))
@@ -263,7 +280,8 @@ class Task(Resource):
         Example:
             >>> # [t.name for t in task.dependents()]
         """
-        return Listing(self._transport, self._call("listDependentTasks"), "tasks", self._from_entry)
+        call = self._call("listDependentTasks")
+        return Listing(self._transport, call, "tasks", self._from_entry, item_type=Task)
 
     def _from_entry(self, entry: Any) -> Task:
         return Task.from_listing(self._cluster, entry)
@@ -300,7 +318,8 @@ class Task(Resource):
             info = ArtifactInfo.from_json(raw)
             return Artifact(cluster, task_id, None, info.name, info=info)
 
-        return Listing(self._transport, self._call("listLatestArtifacts"), "artifacts", make)
+        call = self._call("listLatestArtifacts")
+        return Listing(self._transport, call, "artifacts", make, item_type=Artifact)
 
     def latest_artifact(self, name: str) -> Artifact:
         """A handle on artifact ``name`` of the latest run, as the queue
@@ -322,7 +341,10 @@ class Task(Resource):
         Example:
             >>> # print(task.log()[-2000:])
         """
-        for run in reversed(self.runs):
+        runs = self.runs
+        if not runs or not runs[-1].info.is_resolved:
+            runs = self.refresh().runs  # a running task's status goes stale fast
+        for run in reversed(runs):
             try:
                 return run.log()
             except NotFound:
@@ -374,6 +396,5 @@ class Task(Resource):
         Example:
             >>> # task.change_priority("high")
         """
-        if priority not in PRIORITIES:
-            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+        check_choice("priority", priority, PRIORITIES)
         return self._act("changeTaskPriority", {"newPriority": priority})

@@ -19,7 +19,7 @@ from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.task import Task
 from tcmodel.transport import Call, Op, Page
-from tcmodel.utils import check_slug_id
+from tcmodel.utils import check_choice, check_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
@@ -128,6 +128,7 @@ class TaskGroup(Resource):
             "tasks",
             lambda entry: Task.from_listing(cluster, entry),
             on_page=self._absorb_page,
+            item_type=Task,
         )
 
     def summary(self) -> dict[str, int]:
@@ -165,8 +166,7 @@ class TaskGroup(Resource):
         Example:
             >>> # group.change_priority("low")
         """
-        if priority not in PRIORITIES:
-            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+        check_choice("priority", priority, PRIORITIES)
         body = {"newPriority": priority}
         result: dict[str, Any] = self._run(
             self._transport.call(self._call("changeTaskGroupPriority", body))

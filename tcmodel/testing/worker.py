@@ -28,7 +28,6 @@ import httpx
 from tcmodel._closing import Closing
 from tcmodel.api import endpoint
 from tcmodel.credentials import Credentials
-from tcmodel.hawk import HawkAuth
 from tcmodel.transport import Call, Transport
 from tcmodel.utils import to_json_date
 
@@ -213,11 +212,10 @@ class ClaimedRun:
         self, created: Mapping[str, Any], ctype: str, payload: _Payload, extra: dict[str, str]
     ) -> None:
         raw = created["credentials"]
-        upload_auth = HawkAuth(
-            Credentials(raw["clientId"], raw["accessToken"], raw.get("certificate") or None),
-            origin=self.worker.root_url,
-        )
         t = self.transport
+        upload_auth = t.auth_for(
+            Credentials(raw["clientId"], raw["accessToken"], raw.get("certificate") or None)
+        )
         ids = {"projectId": created["projectId"], "uploadId": created["uploadId"]}
         hashes = {"sha256": payload.sha256, "sha512": payload.sha512}
         start = Call.of(
