@@ -17,7 +17,13 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``tcmodel`` command line and return its exit status."""
+    """Run the ``tcmodel`` command line and return its exit status.
+
+    Example:
+        >>> main(["--version"])
+        tcmodel ...
+        0
+    """
     parser = argparse.ArgumentParser(
         prog="python -m tcmodel",
         description="Explore and drive a Taskcluster deployment as a lazy tree of objects.",

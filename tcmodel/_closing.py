@@ -22,10 +22,23 @@ _T = TypeVar("_T", bound="Closing")
 
 
 class Closing:
-    """``with obj:`` returns ``obj`` and calls ``obj.close()`` at the end."""
+    """``with obj:`` returns ``obj`` and calls ``obj.close()`` at the end.
+
+    Example:
+        >>> class Pipe(Closing):
+        ...     def close(self) -> None:
+        ...         print("closed")
+        >>> with Pipe():
+        ...     pass
+        closed
+    """
 
     def close(self) -> None:
-        """Release what the object holds (override)."""
+        """Release what the object holds (override).
+
+        Example:
+            >>> Closing().close()  # the base class holds nothing
+        """
 
     def __enter__(self: _T) -> _T:
         return self

@@ -56,7 +56,13 @@ _FILTER = _SecretFilter()
 
 
 def install() -> None:
-    """Attach the filter to the loggers that could show secrets (idempotent)."""
+    """Attach the filter to the loggers that could show secrets (idempotent).
+
+    Example:
+        >>> install(); install()
+        >>> sum(f is _FILTER for f in logging.getLogger("httpx").filters)
+        1
+    """
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -135,12 +135,24 @@ class Cluster(Closing):
 
     @property
     def root_url(self) -> str:
-        """The deployment's root URL (no trailing ``/``)."""
+        """The deployment's root URL (no trailing ``/``).
+
+        Example:
+            >>> Cluster.from_url("https://tc.example.com/").root_url
+            'https://tc.example.com'
+        """
         return self.transport.root_url
 
     @property
     def credentials(self) -> Credentials | None:
-        """The credentials requests are signed with (``None``: anonymous)."""
+        """The credentials requests are signed with (``None``: anonymous).
+
+        Example:
+            >>> Cluster.from_url("https://tc.example.com", ("me", "token")).credentials.client_id
+            'me'
+            >>> Cluster.from_url("https://tc.example.com").credentials is None
+            True
+        """
         return self.transport.credentials
 
     def __repr__(self) -> str:
@@ -249,8 +261,10 @@ class Cluster(Closing):
         from tcmodel.resources.task import Task
         from tcmodel.utils import check_choice, check_slug_id, from_now, slug_id, to_json_date
 
+        now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
+
         def when(value: datetime | str) -> str:
-            return to_json_date(from_now(value) if isinstance(value, str) else value)
+            return to_json_date(from_now(value, now) if isinstance(value, str) else value)
 
         check_choice("priority", priority, PRIORITIES)
         check_choice("requires", requires, REQUIRES)
@@ -299,11 +313,21 @@ class Cluster(Closing):
     # lifetime
 
     def close(self) -> None:
-        """Close the HTTP client tcmodel made (yours is left open)."""
+        """Close the HTTP client tcmodel made (yours is left open).
+
+        Example:
+            >>> cluster = Cluster.from_url("https://tc.example.com")
+            >>> cluster.close()
+        """
         self.transport.close()
 
     async def aclose(self) -> None:
-        """Close the async HTTP client tcmodel made."""
+        """Close the async HTTP client tcmodel made.
+
+        Example:
+            >>> import asyncio
+            >>> asyncio.run(Cluster.from_url("https://tc.example.com").aclose())
+        """
         await self.transport.aclose()
 
     async def __aenter__(self) -> Cluster:

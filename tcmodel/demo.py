@@ -93,6 +93,11 @@ def _work(run: ClaimedRun, name: str, failing: set[str]) -> None:
 def build_graph(lc: LocalCluster, cluster: tcmodel.Cluster) -> tuple[str, dict[str, Task]]:
     """Create the graph (decision → builds → tests, lints, signing) and run
     it to the end with a local worker. Returns the group id and tasks by name.
+
+    Example:
+        >>> # with LocalCluster() as lc, lc.connect() as cluster:
+        >>> #     group_id, tasks = build_graph(lc, cluster)
+        >>> #     tasks["signing"].state  ->  'completed'
     """
     group_id = tcmodel.slug_id()
     tasks: dict[str, Task] = {}
@@ -153,7 +158,12 @@ def _step(lc: LocalCluster, title: str) -> Iterator[None]:
 
 
 def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_id: str) -> None:
-    """Explore the graph through the public API as a person would."""
+    """Explore the graph through the public API as a person would.
+
+    Example:
+        >>> # group_id, _ = build_graph(lc, cluster)
+        >>> # explore(lc, lc.root_url, lc.root_credentials, group_id)   # prints each step
+    """
     out: Callable[..., None] = print
     with tcmodel.Cluster.from_url(root_url, credentials=creds) as cluster:
         group = cluster.task_group(group_id)
@@ -241,7 +251,11 @@ def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_i
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; returns the exit status."""
+    """Run the demo; returns the exit status.
+
+    Example:
+        >>> # main([])  ->  0   (prints the walk-through, about a second)
+    """
     started = time.monotonic()
     with LocalCluster() as lc:
         print(f"Local cluster at {lc.root_url} (blobs at {lc.blob_url})")

@@ -262,7 +262,7 @@ class _ObjectSource:
         self.hashes: dict[str, Any] = {}
 
     def locate(self, refresh: bool) -> Op[tuple[str, bool]]:
-        now = datetime.now(timezone.utc)
+        now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
         if refresh or self.url is None or (self.expires is not None and now >= self.expires):
             answer = yield from self.transport.call(self.call, auth=self.object_auth)
             method = answer.get("method") if isinstance(answer, dict) else None
@@ -395,7 +395,6 @@ class _Body:
         m = _UNSATISFIED_RANGE.match(response.headers.get("content-range", ""))
         if m is not None and int(m.group(1)) == self.raw and self.decoder is not None:
             self.total = self.raw
-            self._report()
             yield from self._emit(self.decoder.finish())
             return True
         self.resumable = False

@@ -103,7 +103,12 @@ class HawkAuth(httpx.Auth):
 
     @property
     def client_id(self) -> str:
-        """The client id requests are signed as."""
+        """The client id requests are signed as.
+
+        Example:
+            >>> HawkAuth(Credentials("me", "token")).client_id
+            'me'
+        """
         return self._credentials.client_id
 
     def applies_to(self, url: httpx.URL) -> bool:
@@ -148,7 +153,15 @@ class HawkAuth(httpx.Auth):
         return header
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Sign ``request`` (if it goes to our origin) and send it."""
+        """Sign ``request`` (if it goes to our origin) and send it.
+
+        Example:
+            >>> import httpx
+            >>> auth = HawkAuth(Credentials("a", "b"), origin="https://tc.example.com")
+            >>> ping = httpx.Request("GET", "https://tc.example.com/api/queue/v1/ping")
+            >>> next(auth.auth_flow(ping)).headers["Authorization"].startswith("Hawk ")
+            True
+        """
         if self.applies_to(request.url):
             request.headers["Authorization"] = self.authorization(
                 request.method,

@@ -350,7 +350,11 @@ metadata=TaskMetadata(name='build', owner='me@example.com'))
 
     @property
     def name(self) -> str:
-        """The task's name, from its metadata."""
+        """The task's name, from its metadata.
+
+        Example:
+            >>> # cluster.task(task_id).definition.name  ->  'build'
+        """
         return self.metadata.name
 
 
@@ -380,13 +384,26 @@ class RunInfo(_Model):
 
     @property
     def is_resolved(self) -> bool:
-        """Whether the run has ended (``completed``, ``failed`` or ``exception``)."""
+        """Whether the run has ended (``completed``, ``failed`` or ``exception``).
+
+        Example:
+            >>> RunInfo.from_json({"runId": 0, "state": "failed", "reasonCreated": "scheduled",
+            ...     "scheduled": "2024-01-31T12:00:00Z"}).is_resolved
+            True
+        """
         return self.state in RESOLVED_STATES
 
     @property
     def duration(self) -> timedelta | None:
         """How long the run ran, from ``started`` to ``resolved``; ``None``
-        unless it has both (a run cancelled while pending never started)."""
+        unless it has both (a run cancelled while pending never started).
+
+        Example:
+            >>> RunInfo.from_json({"runId": 0, "state": "completed", "reasonCreated": "scheduled",
+            ...     "scheduled": "2024-01-31T12:00:00Z", "started": "2024-01-31T12:00:10Z",
+            ...     "resolved": "2024-01-31T12:01:40Z"}).duration
+            datetime.timedelta(seconds=90)
+        """
         if self.started is None or self.resolved is None:
             return None
         return self.resolved - self.started
@@ -432,12 +449,32 @@ state='completed', runs=[exception/claim-expired, completed])
 
     @property
     def latest_run(self) -> RunInfo | None:
-        """The last run, or ``None`` for an unscheduled task."""
+        """The last run, or ``None`` for an unscheduled task.
+
+        Example:
+            >>> TaskStatus.from_json({"taskId": "fN1SbArXTPSVFNUvaOlinQ",
+            ...     "provisionerId": "p", "workerType": "w", "taskQueueId": "p/w",
+            ...     "schedulerId": "-", "projectId": "none",
+            ...     "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ", "retriesLeft": 5,
+            ...     "deadline": "2024-02-01T12:00:00Z", "expires": "2025-02-01T12:00:00Z",
+            ...     "state": "unscheduled", "runs": []}).latest_run is None
+            True
+        """
         return self.runs[-1] if self.runs else None
 
     @property
     def is_resolved(self) -> bool:
-        """Whether the task is ``completed``, ``failed`` or ``exception``."""
+        """Whether the task is ``completed``, ``failed`` or ``exception``.
+
+        Example:
+            >>> TaskStatus.from_json({"taskId": "fN1SbArXTPSVFNUvaOlinQ",
+            ...     "provisionerId": "p", "workerType": "w", "taskQueueId": "p/w",
+            ...     "schedulerId": "-", "projectId": "none",
+            ...     "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ", "retriesLeft": 5,
+            ...     "deadline": "2024-02-01T12:00:00Z", "expires": "2025-02-01T12:00:00Z",
+            ...     "state": "exception", "runs": []}).is_resolved
+            True
+        """
         return self.state in RESOLVED_STATES
 
     @property
@@ -482,7 +519,13 @@ content_type='text/plain', expires=2025-01-31T12:00:00Z, content_length=1024)
 
     @property
     def is_public(self) -> bool:
-        """Whether the name is under ``public/``, which anyone may read by convention."""
+        """Whether the name is under ``public/``, which anyone may read by convention.
+
+        Example:
+            >>> ArtifactInfo.from_json({"storageType": "s3", "name": "private/key.pem",
+            ...     "expires": "2025-01-31T12:00:00Z", "contentType": "text/plain"}).is_public
+            False
+        """
         return self.name.startswith("public/")
 
 
@@ -547,7 +590,13 @@ class TaskGroupInfo(_Model):
 
     @property
     def is_sealed(self) -> bool:
-        """Whether the group is sealed: no task may be added to it any more."""
+        """Whether the group is sealed: no task may be added to it any more.
+
+        Example:
+            >>> TaskGroupInfo.from_json({"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+            ...     "schedulerId": "-", "expires": "2025-02-01T13:00:00Z"}).is_sealed
+            False
+        """
         return self.sealed is not None
 
 

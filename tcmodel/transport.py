@@ -170,7 +170,12 @@ class RetryPolicy:
     jitter: float = 0.25
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number ``attempt`` (from 1)."""
+        """Seconds to wait before retry number ``attempt`` (from 1).
+
+        Example:
+            >>> RetryPolicy(jitter=0).delay(3)
+            0.4
+        """
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.cap)
         spread = 1 + self.jitter * (2 * random.random() - 1)
@@ -247,7 +252,13 @@ class Call:
         return cls(endpoint(service, name), params, dict(query or {}), body)
 
     def with_query(self, **query: str | int | None) -> Call:
-        """A copy with these query keys set (``None`` removes one)."""
+        """A copy with these query keys set (``None`` removes one).
+
+        Example:
+            >>> c = Call.of("queue", "listTaskGroup", taskGroupId="g", query={"limit": 10})
+            >>> c.with_query(continuationToken="t", limit=None).query
+            {'continuationToken': 't'}
+        """
         merged = {**self.query, **query}
         return attrs.evolve(self, query={k: v for k, v in merged.items() if v is not None})
 
@@ -302,7 +313,13 @@ class Pager:
     _count: int = 0
 
     def next_call(self) -> Call | None:
-        """The call for the next page, or ``None`` when the listing is done."""
+        """The call for the next page, or ``None`` when the listing is done.
+
+        Example:
+            >>> p = Pager(Call.of("queue", "listTaskGroup", taskGroupId="g"), "tasks", 50)
+            >>> p.next_call().query
+            {'limit': 50}
+        """
         if self._started and self._token is None:
             return None
         if self.max_items is not None and self._count >= self.max_items:
@@ -310,7 +327,13 @@ class Pager:
         return self.call.with_query(continuationToken=self._token, limit=self.page_size)
 
     def accept(self, body: Any) -> Page:
-        """Take in the body of the page :meth:`next_call` fetched."""
+        """Take in the body of the page :meth:`next_call` fetched.
+
+        Example:
+            >>> p = Pager(Call.of("queue", "listTaskGroup", taskGroupId="g"), "tasks")
+            >>> p.accept({"tasks": [1, 2, 3]}).items, p.next_call()
+            ([1, 2, 3], None)
+        """
         if not isinstance(body, dict):
             raise TypeError(f"{self.call}: a page must be a JSON object")
         self._started = True
@@ -381,7 +404,14 @@ class Transport:
 
     @property
     def client(self) -> httpx.Client:
-        """The sync httpx client (made on first use)."""
+        """The sync httpx client (made on first use).
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> t.client is t.client
+            True
+            >>> t.close()
+        """
         if self._client is None:
             self._client = httpx.Client(
                 timeout=DEFAULT_TIMEOUT,
@@ -393,7 +423,15 @@ class Transport:
 
     @property
     def async_client(self) -> httpx.AsyncClient:
-        """The async httpx client (made on first use)."""
+        """The async httpx client (made on first use).
+
+        Example:
+            >>> import asyncio
+            >>> t = Transport("https://tc.example.com")
+            >>> t.async_client is t.async_client
+            True
+            >>> asyncio.run(t.aclose())
+        """
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(
                 timeout=DEFAULT_TIMEOUT,
@@ -404,13 +442,26 @@ class Transport:
         return self._async_client
 
     def close(self) -> None:
-        """Close the sync client if tcmodel made it."""
+        """Close the sync client if tcmodel made it.
+
+        Example:
+            >>> mine = httpx.Client()
+            >>> Transport("https://tc.example.com", client=mine).close()
+            >>> mine.is_closed
+            False
+            >>> mine.close()
+        """
         if self._client is not None and self._owns_client:
             self._client.close()
             self._client = None
 
     async def aclose(self) -> None:
-        """Close the async client if tcmodel made it."""
+        """Close the async client if tcmodel made it.
+
+        Example:
+            >>> import asyncio
+            >>> asyncio.run(Transport("https://tc.example.com").aclose())
+        """
         if self._async_client is not None and self._owns_async_client:
             await self._async_client.aclose()
             self._async_client = None
@@ -418,7 +469,13 @@ class Transport:
     # building requests
 
     def url_for(self, call: Call) -> str:
-        """The exact URL ``call`` is sent to."""
+        """The exact URL ``call`` is sent to.
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> t.url_for(Call.of("queue", "listTaskGroup", taskGroupId="g", query={"limit": 5}))
+            'https://tc.example.com/api/queue/v1/task-group/g/list?limit=5'
+        """
         return api_url(self.root_url, call.endpoint, call.params, call.query)
 
     def signed_url(self, call: Call, *, expires_in: float = 900) -> str:
@@ -426,6 +483,11 @@ class Transport:
         credentials until it expires (the URL itself then is a secret).
 
         Raises ``ValueError`` without credentials or for a non-GET entry.
+
+        Example:
+            >>> t = Transport("https://tc.example.com", ("me", "token"))
+            >>> t.signed_url(Call.of("queue", "task", taskId="abc"), expires_in=60)
+            'https://tc.example.com/api/queue/v1/task/abc?bewit=...'
         """
         if call.endpoint.method != "GET":
             raise ValueError(f"only GET entries can be signed, not {call.endpoint}")
@@ -438,7 +500,14 @@ class Transport:
 
     def build_request(self, call: Call) -> httpx.Request:
         """The ``httpx.Request`` for ``call``: exact URL and compact JSON body
-        (the bytes Hawk hashes are the bytes sent)."""
+        (the bytes Hawk hashes are the bytes sent).
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> r = t.build_request(Call.of("queue", "createTask", taskId="abc", body={"a": 1}))
+            >>> r.method, r.content, r.headers["Content-Type"]
+            ('PUT', b'{"a":1}', 'application/json')
+        """
         headers = {"Accept": "application/json", **_client_headers()}
         content: bytes | None = None
         if call.body is not None:
@@ -518,7 +587,18 @@ class Transport:
             yield Sleep(self.retry.delay(attempt, retry_after))
 
     def check(self, response: httpx.Response, what: str) -> None:
-        """Raise the typed error for an error answer (status >= 400)."""
+        """Raise the typed error for an error answer (status >= 400).
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> req = httpx.Request("GET", "https://tc.example.com/api/queue/v1/task/x/status")
+            >>> body = {"code": "ResourceNotFound", "message": "no task x"}
+            >>> t.check(httpx.Response(200, request=req), "queue.status")  # fine: no error
+            >>> t.check(httpx.Response(404, json=body, request=req), "queue.status")
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.NotFound: queue.status: 404 ResourceNotFound: no task x...
+        """
         if response.status_code < 400:
             return
         try:
@@ -579,6 +659,16 @@ class Transport:
             status=response.status_code,
             message=message,
         )
+
+    def now(self) -> float:
+        """The time this transport signs with (Unix seconds): its ``clock``,
+        else the system's.
+
+        Example:
+            >>> Transport("https://tc.example.com", clock=lambda: 1700000000.0).now()
+            1700000000.0
+        """
+        return self._clock() if self._clock is not None else time.time()
 
     def auth_for(self, credentials: Credentials) -> HawkAuth:
         """A signer for other credentials (e.g. those the queue hands out
@@ -774,7 +864,11 @@ class Transport:
             yield pager.accept(self.run(self.call(call)))
 
     async def apages(self, pager: Pager) -> AsyncIterator[Page]:
-        """The async form of :meth:`pages`."""
+        """The async form of :meth:`pages`.
+
+        Example:
+            >>> # async for page in transport.apages(Pager(call, "tasks")): ...
+        """
         while (call := pager.next_call()) is not None:
             yield pager.accept(await self.arun(self.call(call)))
 
@@ -806,7 +900,11 @@ class Transport:
         page_size: int | None = None,
         max_items: int | None = None,
     ) -> AsyncIterator[Any]:
-        """The async form of :meth:`paginate`."""
+        """The async form of :meth:`paginate`.
+
+        Example:
+            >>> # async for task in transport.apaginate(call, "tasks", page_size=100): ...
+        """
         pager = Pager(call, items_key, page_size, max_items)
         async for page in self.apages(pager):
             for item in page.items:

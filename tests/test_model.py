@@ -373,3 +373,12 @@ def test_log_skips_error_artifacts_and_tolerates_bad_bytes(lc: LocalCluster) -> 
         worker.claim_task(empty.task_id).complete()
         with pytest.raises(tcmodel.NotFound):
             empty.log()
+
+
+def test_create_task_after_the_cluster_clock_moved(lc: LocalCluster) -> None:
+    lc.advance(3 * 3600)
+    with lc.connect() as c:
+        task = c.create_task(task_queue_id=QUEUE, payload={}, name="later")
+        assert task.state == "pending"
+        entry = c.index("later.on").insert(task)
+        assert entry.expires.timestamp() > lc.clock.now() + 300 * 86400

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.message import Message
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from tcmodel.download import DownloadResult, Progress, artifact_call, read_artifact_op
@@ -99,8 +99,8 @@ class Artifact(Resource):
             raise ValueError(f"task {task.task_id} is not the artifact's task {self.task_id}")
         super().__init__(cluster)
         self._info = info
-        self._task = task
-        self._run: Run | None = None
+        self._task_handle = task
+        self._run_handle: Run | None = None
 
     # identity
 
@@ -136,11 +136,11 @@ class Artifact(Resource):
         Example:
             >>> # artifact.task.status.state
         """
-        if self._task is None:
+        if self._task_handle is None:
             from tcmodel.resources.task import Task
 
-            self._task = Task(self._cluster, self.task_id)
-        return self._task
+            self._task_handle = Task(self._cluster, self.task_id)
+        return self._task_handle
 
     @property
     def run(self) -> Run | None:
@@ -152,11 +152,11 @@ class Artifact(Resource):
         """
         if self._run_id is None:
             return None
-        if self._run is None:
+        if self._run_handle is None:
             from tcmodel.resources.run import Run
 
-            self._run = Run(self.task, self._run_id)
-        return self._run
+            self._run_handle = Run(self.task, self._run_id)
+        return self._run_handle
 
     @property
     def is_public(self) -> bool:
@@ -170,12 +170,14 @@ class Artifact(Resource):
 
     @property
     def basename(self) -> str:
-        """The last part of the name, used when downloading into a folder.
+        """The last ``/``-separated part of the name, the file name used when
+        downloading into a folder (which refuses one that is not a plain
+        file name: see :meth:`download`). Empty for a name ending in ``/``.
 
         Example:
             >>> # Artifact(c, tid, 0, "public/build/x.tar.gz").basename  -> 'x.tar.gz'
         """
-        return self._name.rsplit("/", 1)[-1] or "artifact"
+        return self._name.rsplit("/", 1)[-1]
 
     # metadata
 
@@ -281,11 +283,16 @@ class Artifact(Resource):
 
     def _target(self, path: str | os.PathLike[str]) -> Path:
         target = Path(path)
-        return target / self.basename if target.is_dir() else target
+        return _inside(target, self.basename, self._name) if target.is_dir() else target
 
     def download(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
         """Save the content to ``path`` (a file, or an existing folder to put
         the artifact's basename in) and return the file's path.
+
+        The name comes from whoever made the artifact, so a basename that is
+        not a plain file name of that folder (empty, ``.``, ``..``, with a
+        ``\\`` or NUL, or leading elsewhere) is refused with ``ValueError``
+        before any request; give a file path to save such an artifact.
 
         The data goes to a temporary file in the same folder, which replaces
         ``path`` only once it is complete and verified; on any error it is
@@ -313,10 +320,25 @@ class Artifact(Resource):
             await self._transport.arun(self._read_op(progress), on_emit=write)
         return target
 
-    def _read_all(self) -> tuple[bytes, DownloadResult]:
+    def _read_all(self) -> Op[tuple[bytes, DownloadResult]]:
+        """The whole content and what the download told, as one operation
+        (run by the sync and async readers alike)."""
         chunks: list[bytes] = []
-        result = self._run(consume(self._read_op(), chunks.append))
+        result = yield from consume(self._read_op(), chunks.append)
         return b"".join(chunks), result
+
+    def _bytes_op(self) -> Op[bytes]:
+        return map_op(self._read_all(), lambda got: got[0])
+
+    def _text_op(self, encoding: str | None, errors: str) -> Op[str]:
+        def decode(got: tuple[bytes, DownloadResult]) -> str:
+            data, result = got
+            return data.decode(encoding or _charset(result.content_type) or "utf-8", errors)
+
+        return map_op(self._read_all(), decode)
+
+    def _json_op(self) -> Op[Any]:
+        return map_op(self._bytes_op(), json.loads)
 
     def read_bytes(self) -> bytes:
         """The whole content, decoded, as bytes (never cached).
@@ -324,7 +346,7 @@ class Artifact(Resource):
         Example:
             >>> # data = artifact.read_bytes()
         """
-        return self._read_all()[0]
+        return self._run(self._bytes_op())
 
     async def aread_bytes(self) -> bytes:
         """The async form of :meth:`read_bytes`.
@@ -332,19 +354,25 @@ class Artifact(Resource):
         Example:
             >>> # data = await artifact.aread_bytes()
         """
-        chunks: list[bytes] = []
-        await self._transport.arun(self._read_op(), on_emit=chunks.append)
-        return b"".join(chunks)
+        return await self._transport.arun(self._bytes_op())
 
-    def read_text(self, encoding: str | None = None) -> str:
+    def read_text(self, encoding: str | None = None, errors: str = "strict") -> str:
         """The content as text, decoded with ``encoding``, else the charset
-        the data came with, else UTF-8.
+        the data came with, else UTF-8. ``errors`` is as for
+        :meth:`bytes.decode` (``"replace"`` never fails, for logs).
 
         Example:
             >>> # print(run.artifact("public/logs/live_backing.log").read_text())
         """
-        data, result = self._read_all()
-        return data.decode(encoding or _charset(result.content_type) or "utf-8")
+        return self._run(self._text_op(encoding, errors))
+
+    async def aread_text(self, encoding: str | None = None, errors: str = "strict") -> str:
+        """The async form of :meth:`read_text`.
+
+        Example:
+            >>> # text = await artifact.aread_text(errors="replace")
+        """
+        return await self._transport.arun(self._text_op(encoding, errors))
 
     def read_json(self) -> Any:
         """The content parsed as JSON.
@@ -352,7 +380,15 @@ class Artifact(Resource):
         Example:
             >>> # manifest = artifact.read_json()
         """
-        return json.loads(self.read_bytes())
+        return self._run(self._json_op())
+
+    async def aread_json(self) -> Any:
+        """The async form of :meth:`read_json`.
+
+        Example:
+            >>> # manifest = await artifact.aread_json()
+        """
+        return await self._transport.arun(self._json_op())
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The content, decoded, in chunks as they arrive; nothing is sent
@@ -362,6 +398,24 @@ class Artifact(Resource):
             >>> # for chunk in artifact.iter_bytes(): sink.write(chunk)
         """
         yield from self._transport.stream(self._read_op())
+
+
+def _inside(folder: Path, name: str, artifact: str) -> Path:
+    """``folder / name``, if ``name`` is a plain file name that stays in
+    ``folder``; otherwise ``ValueError`` (an artifact name is untrusted)."""
+    plain = (
+        name not in ("", ".", "..")
+        and not any(c in name for c in "/\\\0")
+        and not PurePath(name).anchor  # no drive or root (e.g. "C:x" on Windows)
+    )
+    target = folder / name
+    base = os.path.abspath(folder)
+    if not plain or os.path.dirname(os.path.normpath(os.path.join(base, name))) != base:
+        raise ValueError(
+            f"artifact {artifact!r}: {name!r} is not a safe file name to create in "
+            f"{str(folder)!r}; give download() a file path instead"
+        )
+    return target
 
 
 @contextlib.contextmanager

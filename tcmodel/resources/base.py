@@ -50,7 +50,14 @@ class Resource:
 
     @property
     def cluster(self) -> Cluster:
-        """The cluster this handle belongs to."""
+        """The cluster this handle belongs to.
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task_group(
+            ...     "XDqefRsvTG6ajX5vWks8LQ").cluster
+            <Cluster 'https://tc.example.com' anonymous>
+        """
         return self._cluster
 
     @property

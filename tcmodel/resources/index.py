@@ -12,16 +12,16 @@ Example:
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tcmodel.api import endpoint
 from tcmodel.models import IndexedTask, NamespaceInfo
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.resources.task import Task
-from tcmodel.transport import Call
-from tcmodel.utils import from_now, to_json_date
+from tcmodel.resources.task import Task, TaskBatch
+from tcmodel.transport import Call, Page
+from tcmodel.utils import from_now, is_slug_id, to_json_date
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
@@ -133,18 +133,27 @@ class Namespace(Resource):
         return Listing(self._transport, self._call("listNamespaces"), "namespaces", make)
 
     def tasks(self) -> Listing[IndexEntry]:
-        """The entries directly in this namespace (lazily paged).
+        """The entries directly in this namespace (lazily paged). The tasks
+        of one page's entries form a :class:`~tcmodel.resources.task.TaskBatch`:
+        reading their states costs one bulk request per page.
 
         Example:
             >>> # [(e.name, e.task_id) for e in cluster.index("project.app").tasks()]
+            >>> # [e.task.state for e in cluster.index("project.app").tasks()]
         """
         cluster = self.cluster
-        return Listing(
-            self._transport,
-            self._call("listTasks"),
-            "tasks",
-            lambda raw: IndexEntry(cluster, IndexedTask.from_json(raw)),
-        )
+        batch: list[TaskBatch] = []  # the current page's
+
+        def on_page(page: Page) -> None:
+            ids = [raw.get("taskId") for raw in page.items if isinstance(raw, dict)]
+            batch[:] = [TaskBatch(cluster, [str(t) for t in ids if is_slug_id(t)])]
+
+        def make(raw: Any) -> IndexEntry:
+            entry = IndexedTask.from_json(raw)
+            task = batch[0].tasks.get(entry.task_id) if batch else None
+            return IndexEntry(cluster, entry, task=task)
+
+        return Listing(self._transport, self._call("listTasks"), "tasks", make, on_page=on_page)
 
     # changes
 
@@ -166,8 +175,9 @@ class Namespace(Resource):
             >>> # cluster.index("project.app.latest").insert(task, rank=42)
         """
         task_id = task.task_id if isinstance(task, Task) else Task(self.cluster, task).task_id
-        when = from_now(expires) if isinstance(expires, str) else expires
-        when = when or from_now("1 year")
+        now = datetime.fromtimestamp(self._transport.now(), tz=timezone.utc)
+        when = from_now(expires, now) if isinstance(expires, str) else expires
+        when = when or from_now("1 year", now)
         body = {
             "taskId": task_id,
             "rank": rank,
@@ -202,44 +212,84 @@ class IndexEntry(Resource):
         <Task taskId='Dx4tPEtaRpeIeWpbTD0uHw'>
     """
 
-    def __init__(self, cluster: Cluster, entry: IndexedTask) -> None:
+    def __init__(self, cluster: Cluster, entry: IndexedTask, *, task: Task | None = None) -> None:
         super().__init__(cluster)
         self.entry = entry
+        if task is not None and task.task_id != entry.task_id:
+            raise ValueError(f"task {task.task_id} is not the entry's task {entry.task_id}")
+        self._task = task
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("namespace", self.entry.namespace), ("taskId", self.entry.task_id))
 
     @property
     def namespace(self) -> str:
-        """The entry's full index path."""
+        """The entry's full index path.
+
+        Example:
+            >>> # cluster.index("project.app.latest").find().namespace  ->  'project.app.latest'
+        """
         return self.entry.namespace
 
     @property
     def name(self) -> str:
-        """The last word of the path."""
+        """The last word of the path.
+
+        Example:
+            >>> import tcmodel
+            >>> from tcmodel.models import IndexedTask
+            >>> IndexEntry(tcmodel.Cluster.from_url("https://tc.example.com"),
+            ...     IndexedTask.from_json({"namespace": "project.app.latest",
+            ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
+            ...     "expires": "2030-01-01T00:00:00Z"})).name
+            'latest'
+        """
         return self.entry.namespace.rsplit(".", 1)[-1]
 
     @property
     def task_id(self) -> str:
-        """The indexed task's id."""
+        """The indexed task's id.
+
+        Example:
+            >>> # cluster.index("project.app.latest").find().task_id  ->  'Dx4tPEtaRpeIeWpbTD0uHw'
+        """
         return self.entry.task_id
 
     @property
     def task(self) -> Task:
-        """The indexed task (no request)."""
-        return Task(self.cluster, self.entry.task_id)
+        """The indexed task (no request; the same handle every time, so its
+        data loads once, or in bulk for the entries of a listing's page).
+
+        Example:
+            >>> # [e.task.state for e in cluster.index("project.app").tasks()]  # bulk-loaded
+        """
+        if self._task is None:
+            self._task = Task(self.cluster, self.entry.task_id)
+        return self._task
 
     @property
     def rank(self) -> float:
-        """The entry's rank (a higher rank wins)."""
+        """The entry's rank (a higher rank wins).
+
+        Example:
+            >>> # entry.rank  ->  42.0
+        """
         return self.entry.rank
 
     @property
     def data(self) -> dict[str, Any]:
-        """The data stored with the entry."""
+        """The data stored with the entry.
+
+        Example:
+            >>> # entry.data  ->  {'revision': 'abc123'}
+        """
         return self.entry.data
 
     @property
     def expires(self) -> datetime:
-        """When the entry expires."""
+        """When the entry expires.
+
+        Example:
+            >>> # entry.expires.isoformat()  ->  '2025-01-31T12:00:00+00:00'
+        """
         return self.entry.expires

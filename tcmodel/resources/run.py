@@ -57,7 +57,14 @@ class Run(Resource):
 
     @property
     def task_id(self) -> str:
-        """The task's id."""
+        """The task's id.
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task(
+            ...     "Dx4tPEtaRpeIeWpbTD0uHw").run(0).task_id
+            'Dx4tPEtaRpeIeWpbTD0uHw'
+        """
         return self.task.task_id
 
     @property
@@ -112,52 +119,92 @@ class Run(Resource):
 
     @property
     def state(self) -> str:
-        """``pending``, ``running``, ``completed``, ``failed`` or ``exception``."""
+        """``pending``, ``running``, ``completed``, ``failed`` or ``exception``.
+
+        Example:
+            >>> # run.state  ->  'completed'
+        """
         return self.info.state
 
     @property
     def reason_created(self) -> str:
-        """Why the run exists: ``scheduled``, ``retry``, ``task-retry``, ``rerun``…"""
+        """Why the run exists: ``scheduled``, ``retry``, ``task-retry``, ``rerun``…
+
+        Example:
+            >>> # task.run(1).reason_created  ->  'retry'
+        """
         return self.info.reason_created
 
     @property
     def reason_resolved(self) -> str | None:
-        """Why it ended (``completed``, ``failed``, ``canceled``, …) or ``None``."""
+        """Why it ended (``completed``, ``failed``, ``canceled``, …) or ``None``.
+
+        Example:
+            >>> # task.run(0).reason_resolved  ->  'claim-expired'
+        """
         return self.info.reason_resolved
 
     @property
     def scheduled(self) -> datetime | None:
-        """When the run became pending."""
+        """When the run became pending.
+
+        Example:
+            >>> # run.scheduled  ->  datetime.datetime(2024, 1, 31, 12, 0, tzinfo=...utc)
+        """
         return self.info.scheduled
 
     @property
     def started(self) -> datetime | None:
-        """When a worker claimed it."""
+        """When a worker claimed it.
+
+        Example:
+            >>> # run.started  ->  None   (still pending)
+        """
         return self.info.started
 
     @property
     def resolved(self) -> datetime | None:
-        """When it was resolved."""
+        """When it was resolved.
+
+        Example:
+            >>> # run.resolved  ->  datetime.datetime(2024, 1, 31, 12, 5, tzinfo=...utc)
+        """
         return self.info.resolved
 
     @property
     def duration(self) -> timedelta | None:
-        """From start to resolution (``None`` until both are known)."""
+        """From start to resolution (``None`` until both are known).
+
+        Example:
+            >>> # run.duration  ->  datetime.timedelta(seconds=90)
+        """
         return self.info.duration
 
     @property
     def worker_group(self) -> str | None:
-        """The claiming worker's group."""
+        """The claiming worker's group.
+
+        Example:
+            >>> # run.worker_group  ->  'us-east1'
+        """
         return self.info.worker_group
 
     @property
     def worker_id(self) -> str | None:
-        """The claiming worker's id."""
+        """The claiming worker's id.
+
+        Example:
+            >>> # run.worker_id  ->  'i-0abc'
+        """
         return self.info.worker_id
 
     @property
     def taken_until(self) -> datetime | None:
-        """Until when the worker holds the claim."""
+        """Until when the worker holds the claim.
+
+        Example:
+            >>> # run.taken_until  ->  datetime.datetime(2024, 1, 31, 12, 20, tzinfo=...utc)
+        """
         return self.info.taken_until
 
     # artifacts
@@ -174,7 +221,7 @@ class Run(Resource):
 
         def make(raw: Any) -> Artifact:
             info = ArtifactInfo.from_json(raw)
-            return Artifact(cluster, task_id, run_id, info.name, info=info)
+            return Artifact(cluster, task_id, run_id, info.name, info=info, task=self.task)
 
         call = Call.of("queue", "listArtifacts", taskId=task_id, runId=run_id)
         return Listing(self._transport, call, "artifacts", make, item_type=Artifact)
@@ -187,7 +234,7 @@ class Run(Resource):
         """
         from tcmodel.resources.artifact import Artifact
 
-        return Artifact(self.cluster, self.task_id, self.run_id, name)
+        return Artifact(self.cluster, self.task_id, self.run_id, name, task=self.task)
 
     def log(self) -> str:
         """This run's log text: ``live_backing.log``, else ``live.log``

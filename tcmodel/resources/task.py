@@ -71,7 +71,15 @@ class TaskBatch:
 
     def fill(self, kind: str) -> Op[None]:
         """Fetch what the batch's tasks lack of ``kind`` ("status" or
-        "definition") with the bulk call, as an operation."""
+        "definition") with the bulk call, as an operation.
+
+        Example:
+            >>> import tcmodel
+            >>> batch = TaskBatch(tcmodel.Cluster.from_url("https://tc.example.com"),
+            ...                   ["Dx4tPEtaRpeIeWpbTD0uHw", "XDqefRsvTG6ajX5vWks8LQ"])
+            >>> next(batch.fill("status")).request.url  # one bulk request for both
+            URL('https://tc.example.com/api/queue/v1/tasks/status')
+        """
         attr, name, items_key, key = {
             "status": ("_status", "statuses", "statuses", "status"),
             "definition": ("_definition", "tasks", "tasks", "task"),
@@ -316,7 +324,7 @@ class Task(Resource):
 
         def make(raw: Any) -> Artifact:
             info = ArtifactInfo.from_json(raw)
-            return Artifact(cluster, task_id, None, info.name, info=info)
+            return Artifact(cluster, task_id, None, info.name, info=info, task=self)
 
         call = self._call("listLatestArtifacts")
         return Listing(self._transport, call, "artifacts", make, item_type=Artifact)
@@ -330,7 +338,7 @@ class Task(Resource):
         """
         from tcmodel.resources.artifact import Artifact
 
-        return Artifact(self._cluster, self.task_id, None, name)
+        return Artifact(self._cluster, self.task_id, None, name, task=self)
 
     def log(self) -> str:
         """The text of the task's log: ``live_backing.log`` of the most

@@ -93,17 +93,29 @@ class TaskGroup(Resource):
 
     @property
     def scheduler_id(self) -> str:
-        """The group's scheduler id (the same for all its tasks)."""
+        """The group's scheduler id (the same for all its tasks).
+
+        Example:
+            >>> # group.scheduler_id  ->  'taskcluster-github'
+        """
         return self.info.scheduler_id
 
     @property
     def expires(self) -> datetime:
-        """When the group expires."""
+        """When the group expires.
+
+        Example:
+            >>> # group.expires.isoformat()  ->  '2025-02-01T13:00:00+00:00'
+        """
         return self.info.expires
 
     @property
     def sealed(self) -> datetime | None:
-        """When the group was sealed (``None`` if it is not)."""
+        """When the group was sealed (``None`` if it is not).
+
+        Example:
+            >>> # group.sealed  ->  None   (tasks may still be added)
+        """
         return self.info.sealed
 
     # tasks

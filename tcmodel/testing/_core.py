@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +39,7 @@ __all__ = [
     "Response",
     "Service",
     "handles",
+    "insufficient_scopes",
     "iso",
     "parse_iso",
 ]
@@ -91,16 +93,33 @@ class Clock:
         self._lock = threading.Lock()
 
     def now(self) -> float:
-        """Current time of the cluster in Unix seconds."""
+        """Current time of the cluster in Unix seconds.
+
+        Example:
+            >>> Clock(offset=-60).now() < Clock().now()
+            True
+        """
         with self._lock:
             return time.time() + self._offset
 
     def now_dt(self) -> datetime:
-        """Current time of the cluster as an aware UTC ``datetime``."""
+        """Current time of the cluster as an aware UTC ``datetime``.
+
+        Example:
+            >>> Clock().now_dt().tzinfo
+            datetime.timezone.utc
+        """
         return datetime.fromtimestamp(self.now(), tz=timezone.utc)
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward (or back, with a negative number)."""
+        """Move the clock forward (or back, with a negative number).
+
+        Example:
+            >>> c = Clock()
+            >>> c.advance(86400)
+            >>> c.now_dt() > datetime.now(timezone.utc)
+            True
+        """
         with self._lock:
             self._offset += seconds
 
@@ -192,26 +211,70 @@ class Request:
     def authorize(self, **values: Any) -> None:
         """Check the endpoint's scope expression, filled with the path
         parameters and ``values``; raise a 403 ``InsufficientScopes`` if the
-        caller's scopes do not satisfy it."""
+        caller's scopes do not satisfy it.
+
+        Example:
+            >>> from tcmodel.api import endpoint
+            >>> req = Request(endpoint=endpoint("queue", "cancelTask"),
+            ...               params={"taskId": "Dx4tPEtaRpeIeWpbTD0uHw"},
+            ...               scopes=("queue:cancel-task-in-project:app",))
+            >>> req.authorize(schedulerId="-", taskGroupId="g", projectId="app")
+            >>> req.authorize(schedulerId="-", taskGroupId="g", projectId="other")
+            Traceback (most recent call last):
+            ...
+            tcmodel.testing._core.ApiError: 403 InsufficientScopes: ...
+        """
         from tcmodel.scopes import fill_expression, satisfies_expression
 
         expr = self.endpoint.scopes
         if expr is not None:
             filled = fill_expression(expr, {**self.params, **values})
             if not satisfies_expression(self.scopes, filled):
-                raise ApiError(
-                    403,
-                    "InsufficientScopes",
-                    f"Client ID {self.client_id or 'anonymous'} does not have sufficient "
-                    f"scopes and is missing the following scopes:\n\n{filled!r}",
-                )
+                raise insufficient_scopes(self.client_id, self.scopes, filled)
         self.authorized = True
 
     def has_scopes(self, required: Iterable[str]) -> bool:
-        """Whether the caller holds every scope in ``required``."""
+        """Whether the caller holds every scope in ``required``.
+
+        Example:
+            >>> from tcmodel.api import endpoint
+            >>> req = Request(endpoint=endpoint("queue", "status"), scopes=("queue:*",))
+            >>> req.has_scopes(["queue:cancel-task", "queue:rerun-task"])
+            True
+            >>> req.has_scopes(["index:insert-task:a.b"])
+            False
+        """
         from tcmodel.scopes import scope_match
 
         return scope_match(self.scopes, [list(required)])
+
+
+def insufficient_scopes(
+    client_id: str | None, scopes: Iterable[str], required: Any
+) -> ApiError:
+    """The 403 ``InsufficientScopes`` error for a caller holding ``scopes``
+    that does not satisfy the filled scope expression ``required``.
+
+    As lib-api does, the message shows, as JSON, only the part of
+    ``required`` that is missing, then the whole expression.
+
+    Example:
+        >>> e = insufficient_scopes("me", ["a:*"], {"AllOf": ["a:1", "b:1"]})
+        >>> e.status, e.message.splitlines()[2:5]
+        (403, ['```', '"b:1"', '```'])
+    """
+    from tcmodel.scopes import missing_scopes
+
+    missing = missing_scopes(tuple(scopes), required)
+    return ApiError(
+        403,
+        "InsufficientScopes",
+        f"Client ID {client_id or 'anonymous'} does not have sufficient scopes and is "
+        "missing the following scopes:\n\n"
+        f"```\n{json.dumps(required if missing is None else missing, indent=2)}\n```\n\n"
+        "This request requires the client to satisfy the following scope expression:\n\n"
+        f"```\n{json.dumps(required, indent=2)}\n```",
+    )
 
 
 HandlerFn = Callable[[Any, Request], Any]
@@ -263,7 +326,13 @@ class Service:
 
     @classmethod
     def handler_names(cls) -> set[str]:
-        """Names of the API entries this service handles."""
+        """Names of the API entries this service handles.
+
+        Example:
+            >>> from tcmodel.testing.index import IndexService
+            >>> "findTask" in IndexService.handler_names()
+            True
+        """
         return {
             fn.__tc_entry__
             for klass in cls.__mro__
@@ -272,7 +341,14 @@ class Service:
         }
 
     def handler(self, entry: str) -> Callable[[Request], Any] | None:
-        """The bound handler of ``entry``, or ``None``."""
+        """The bound handler of ``entry``, or ``None``.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> index = ClusterState().index
+            >>> index.handler("findTask").__name__, index.handler("createTask")
+            ('find_task', None)
+        """
         for klass in type(self).__mro__:
             for attr, fn in vars(klass).items():
                 if callable(fn) and getattr(fn, "__tc_entry__", None) == entry:
@@ -281,4 +357,10 @@ class Service:
         return None
 
     def tick(self, now: float) -> None:
-        """Apply whatever time has made due (override in services)."""
+        """Apply whatever time has made due (override in services).
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> st.index.tick(st.clock.now())  # drops index entries that have expired
+        """

@@ -191,7 +191,16 @@ class Authenticator:
 
     def expand(self, scopes: Iterable[str]) -> tuple[str, ...]:
         """``scopes`` plus ``assume:anonymous``, expanded through the roles
-        to a fixed point (sorted, without duplicates)."""
+        to a fixed point (sorted, without duplicates).
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> st.roles.update({"a": ("assume:b",), "b": ("index:*",)})
+            >>> expanded = Authenticator(st).expand(["assume:a"])
+            >>> {"assume:anonymous", "assume:b", "index:*"} <= set(expanded)
+            True
+        """
         key = tuple(scopes)
         with self.state.lock:  # add_role may be changing the dict
             snapshot = tuple(self.state.roles.items())
@@ -223,7 +232,14 @@ class Authenticator:
         return expanded
 
     def anonymous(self) -> Identity:
-        """The identity of a request without credentials."""
+        """The identity of a request without credentials.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> who = Authenticator(ClusterState()).anonymous()
+            >>> who.client_id, "assume:anonymous" in who.scopes
+            (None, True)
+        """
         return Identity(None, self.expand(()))
 
     @staticmethod
@@ -377,6 +393,20 @@ class Authenticator:
 
         ``resource`` is the path and query exactly as sent; ``host`` and
         ``port`` are what the client signed (Host header, forwarded port).
+
+        Example:
+            >>> import httpx
+            >>> from tcmodel.credentials import Credentials
+            >>> from tcmodel.hawk import HawkAuth
+            >>> from tcmodel.testing.state import Client, ClusterState
+            >>> st = ClusterState()
+            >>> st.clients["me"] = Client("me", "t0k3n", ("queue:*",))
+            >>> header = HawkAuth(Credentials("me", "t0k3n"), now=lambda: 1700000000).authorization(
+            ...     "GET", httpx.URL("http://127.0.0.1:8000/api/queue/v1/ping"), b"", "")
+            >>> Authenticator(st).authenticate(method="GET", resource="/api/queue/v1/ping",
+            ...     host="127.0.0.1", port=8000, authorization=header, content_type="", body=b"",
+            ...     now=1700000000).client_id
+            'me'
         """
         a = self.parse_header(authorization)
         ext = self._ext(a.get("ext"))
@@ -405,6 +435,20 @@ class Authenticator:
         """Check a ``bewit`` (pre-signed URL) and return the identity.
 
         ``resource`` is the path and query as sent, without the bewit.
+
+        Example:
+            >>> import httpx
+            >>> from tcmodel.credentials import Credentials
+            >>> from tcmodel.hawk import sign_url
+            >>> from tcmodel.testing.state import Client, ClusterState
+            >>> st = ClusterState()
+            >>> st.clients["me"] = Client("me", "t0k3n", ("queue:*",))
+            >>> url = sign_url("http://127.0.0.1:8000/api/queue/v1/ping",
+            ...                Credentials("me", "t0k3n"), expires_at=1700000900)
+            >>> Authenticator(st).authenticate_bewit(method="GET", resource="/api/queue/v1/ping",
+            ...     host="127.0.0.1", port=8000, bewit=httpx.URL(url).params["bewit"],
+            ...     now=1700000000).client_id
+            'me'
         """
         if method not in ("GET", "HEAD"):
             raise auth_failed("Invalid method")

@@ -80,7 +80,15 @@ class Fault:
     def matches(
         self, origin: str, method: str, path: str, service: str | None, entry: str | None
     ) -> bool:
-        """Whether this fault applies to the described request."""
+        """Whether this fault applies to the described request.
+
+        Example:
+            >>> f = Fault("drop", service="queue", entry="createTask")
+            >>> f.matches("api", "PUT", "/api/queue/v1/task/x", "queue", "createTask")
+            True
+            >>> f.matches("api", "GET", "/api/queue/v1/ping", "queue", "ping")
+            False
+        """
         return (
             self.times > 0
             and self.origin == origin
@@ -109,25 +117,52 @@ class FaultSet:
         self._faults: list[Fault] = []
 
     def add(self, fault: Fault) -> Fault:
-        """Register ``fault``; returns it (its ``hits`` count as it fires)."""
+        """Register ``fault``; returns it (its ``hits`` count as it fires).
+
+        Example:
+            >>> FaultSet().add(Fault("status", status=503)).hits
+            0
+        """
         with self._lock:
             self._faults.append(fault)
         return fault
 
     def clear(self) -> None:
-        """Forget every pending fault."""
+        """Forget every pending fault.
+
+        Example:
+            >>> fs = FaultSet()
+            >>> _ = fs.add(Fault("drop"))
+            >>> fs.clear()
+            >>> fs.take("api", "GET", "/api/queue/v1/ping", "queue", "ping") is None
+            True
+        """
         with self._lock:
             self._faults.clear()
 
     def pending(self) -> list[Fault]:
-        """The faults that still have uses left."""
+        """The faults that still have uses left.
+
+        Example:
+            >>> fs = FaultSet()
+            >>> _ = fs.add(Fault("drop"))
+            >>> [f.kind for f in fs.pending()]
+            ['drop']
+        """
         with self._lock:
             return [f for f in self._faults if f.times > 0]
 
     def take(
         self, origin: str, method: str, path: str, service: str | None, entry: str | None
     ) -> Fault | None:
-        """The first fault matching this request, with one use consumed."""
+        """The first fault matching this request, with one use consumed.
+
+        Example:
+            >>> fs = FaultSet()
+            >>> f = fs.add(Fault("status", status=502, times=2))
+            >>> fs.take("api", "GET", "/api/queue/v1/ping", "queue", "ping") is f, f.times, f.hits
+            (True, 1, 1)
+        """
         if not self._faults:  # fast path, no lock needed for an empty list
             return None
         with self._lock:

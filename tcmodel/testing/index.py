@@ -92,11 +92,25 @@ class ExpiryQueue(Generic[K]):
         return len(self._heap)
 
     def push(self, when: float, key: K) -> None:
-        """Queue ``key`` to fall due at ``when`` (Unix seconds)."""
+        """Queue ``key`` to fall due at ``when`` (Unix seconds).
+
+        Example:
+            >>> q: ExpiryQueue[str] = ExpiryQueue()
+            >>> q.push(1700000000.0, "a.b")
+            >>> len(q)
+            1
+        """
         heapq.heappush(self._heap, (when, next(self._seq), key))
 
     def pop_due(self, now: float) -> Iterator[K]:
-        """Remove and yield every key due at or before ``now``, soonest first."""
+        """Remove and yield every key due at or before ``now``, soonest first.
+
+        Example:
+            >>> q: ExpiryQueue[str] = ExpiryQueue()
+            >>> q.push(30.0, "c"); q.push(10.0, "a"); q.push(20.0, "b")
+            >>> list(q.pop_due(25.0)), list(q.pop_due(25.0))
+            (['a', 'b'], [])
+        """
         while self._heap and self._heap[0][0] <= now:
             yield heapq.heappop(self._heap)[2]
 
@@ -168,16 +182,19 @@ def _token(offset: int, identity: str) -> str:
 
 
 def _token_offset(token: str | None, identity: str) -> int:
-    """The offset a token stands for; 0 for a missing, garbled or foreign
-    token (the real services' offset tokens restart the listing then)."""
+    """The offset a token stands for (0 without one); a garbled token, or
+    one from another listing, is a 400 ``InputError`` as the real offset
+    tokens are (primer d)."""
     if not token:
         return 0
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         offset = int(raw.split(":", 1)[0])
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        return 0
-    return offset if offset >= 0 and _token(offset, identity) == token else 0
+        offset = -1
+    if offset < 0 or _token(offset, identity) != token:
+        raise ApiError(400, "InputError", f"Invalid continuationToken: {token!r}")
+    return offset
 
 
 def page_of(
@@ -187,9 +204,10 @@ def page_of(
     ``continuationToken`` query keys, and the token of the next page.
 
     The page holds ``min(limit, max_page_size)`` items (``max_page_size``
-    without a limit). Tokens are opaque offsets bound to ``identity`` (what
-    is being listed); a garbled token or one from another listing is
-    ignored and the listing starts over, as the real offset tokens do.
+    without a limit; ``limit=0`` gives an empty page and no token, as in
+    the queue). Tokens are opaque offsets bound to ``identity`` (what is
+    being listed); a garbled token or one from another listing is a 400
+    ``InputError``, as the queue's offset tokens are.
 
     Example:
         >>> from tcmodel.api import endpoint
@@ -204,8 +222,10 @@ def page_of(
     limit_text = req.query.get("limit", "")
     size = max_page_size
     if limit_text.isdigit():
-        size = max(1, min(int(limit_text), max_page_size))
+        size = min(int(limit_text), max_page_size)
     start = _token_offset(req.query.get("continuationToken"), identity)
+    if size == 0:
+        return items[:0], None
     page = items[start : start + size]
     end = start + len(page)
     return page, (_token(end, identity) if end < len(items) else None)
@@ -625,7 +645,7 @@ class IndexService(Service):
             target = self.cluster.queue.latest_artifact_target_url(task_id, name, req)
         except ApiError:
             return None
-        if target.startswith(self.cluster.objects.simple_url("")):
+        if self.cluster.objects.owns_url(target):
             return None  # an object artifact
         return target
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tcmodel.testing._core import ApiError, Request, Response, Service, handles, iso
+from tcmodel.testing._core import ApiError, Request, Response, Service, handles, iso, parse_iso
 from tcmodel.testing.index import ExpiryQueue, checked_body, checked_date, input_invalid
 from tcmodel.testing.state import Blob
 from tcmodel.utils import is_slug_id
@@ -64,6 +64,10 @@ def content_hashes(data: bytes) -> dict[str, str]:
 
 def _key(name: str) -> str:
     return f"objects/{name}"
+
+
+# The objects of queue artifacts named ``public/...``, readable unsigned.
+_PUBLIC_ARTIFACT = re.compile(r"^t/[^/]+/[0-9]+/public/")
 
 
 def _not_found(name: str) -> ApiError:
@@ -175,17 +179,77 @@ class ObjectService(Service):
         }
 
     def simple_url(self, name: str) -> str:
-        """The unsigned blob-origin URL of the object's data (the ``simple``
-        download method; where getArtifact of an object artifact redirects).
+        """The blob-origin URL of the object's data (the ``simple`` download
+        method; where getArtifact of an object artifact redirects).
+
+        It is unsigned for the object of a public queue artifact
+        (``t/<taskId>/<runId>/public/...``); any other object's URL is
+        presigned for ``s3_presign_seconds`` (30 min), as the real backend
+        signs its simple URLs for a private bucket.
 
         Example:
             >>> from tcmodel.testing.state import ClusterState
             >>> st = ClusterState()
             >>> st.blobs.base_url = "http://127.0.0.1:2"
-            >>> st.objects.simple_url("t/a b")
-            'http://127.0.0.1:2/blobs/objects%2Ft%2Fa%20b'
+            >>> st.objects.put_object("t/x/0/public/a b", b"x", project_id="p", expires=4e9)
+            >>> st.objects.simple_url("t/x/0/public/a b")
+            'http://127.0.0.1:2/blobs/objects%2Ft%2Fx%2F0%2Fpublic%2Fa%20b'
+            >>> "X-Signature=" in st.objects.simple_url("t/x/0/private/a")
+            True
         """
-        return self.cluster.blobs.url(_key(name))
+        return self.cluster.blobs.read_url(_key(name), self.cluster.settings.s3_presign_seconds)
+
+    def owns_url(self, url: str) -> bool:
+        """Whether ``url`` points at an object's data on the blob origin.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> st.blobs.base_url = "http://127.0.0.1:2"
+            >>> st.objects.owns_url(st.objects.simple_url("t/x/0/private/a"))
+            True
+        """
+        return url.startswith(self.cluster.blobs.url(_key("")))
+
+    def reserve_upload(
+        self,
+        name: str,
+        project_id: str,
+        upload_id: str,
+        expires: float,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Start (or idempotently repeat) an upload of ``name`` without data,
+        as createUpload with ``proposedUploadMethods: {}`` does: the first
+        call fixes projectId, uploadId and expires (Unix seconds, cut to
+        milliseconds); later calls with other values, or on a finished
+        object, raise the 409 ``RequestConflict``
+        :class:`~tcmodel.testing._core.ApiError`. The queue calls this from
+        createArtifact for an ``object`` artifact.
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> st = ClusterState()
+            >>> st.objects.reserve_upload("o", "p", "Dx4tPEtaRpeIeWpbTD0uHw", 4e9)
+            >>> st.objects.get_object("o")["finished"]
+            False
+            >>> st.objects.reserve_upload("o", "p", "Dx4tPEtaRpeIeWpbTD0uHw", 4e9 + 1)
+            Traceback (most recent call last):
+            ...
+            tcmodel.testing._core.ApiError: 409 RequestConflict: Object already exists
+        """
+        expires = parse_iso(iso(expires))  # what a date string round-trips to
+        obj = self._objects.get(name)
+        if obj is None:
+            when = self.cluster.clock.now() if now is None else now
+            self._store(name, _Object(project_id, upload_id, expires, when + _UPLOAD_SECONDS))
+        elif obj.finished or (obj.project_id, obj.upload_id, obj.expires) != (
+            project_id,
+            upload_id,
+            expires,
+        ):
+            raise _conflict("Object already exists")
 
     def delete_object(self, name: str) -> None:
         """Forget the object and its data (no error if there is none).
@@ -237,6 +301,7 @@ class ObjectService(Service):
 
     def _store(self, name: str, obj: _Object) -> None:
         self._objects[name] = obj
+        self.cluster.blobs.set_public(_key(name), bool(_PUBLIC_ARTIFACT.match(name)))
         self._expiry.push(obj.expires, name)
         if not obj.finished:
             self._expiry.push(obj.upload_expires, name)
@@ -307,16 +372,8 @@ class ObjectService(Service):
         expires_text = body["expires"]
         expires = checked_date(expires_text)
 
-        obj = self._objects.get(name)
-        if obj is None:
-            obj = _Object(project_id, upload_id, expires, req.now + _UPLOAD_SECONDS)
-            self._store(name, obj)
-        elif obj.finished or (obj.project_id, obj.upload_id, obj.expires) != (
-            project_id,
-            upload_id,
-            expires,
-        ):
-            raise _conflict("Object already exists")
+        self.reserve_upload(name, project_id, upload_id, expires, now=req.now)
+        obj = self._objects[name]
         obj.hashes = self._merged_hashes(obj, hashes)
         return {
             "projectId": project_id,

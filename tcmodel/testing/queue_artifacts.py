@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tcmodel.testing._core import ApiError, Request, Response, handles, iso
+from tcmodel.testing._core import ApiError, Request, Response, handles, insufficient_scopes, iso
 from tcmodel.testing.queue_core import QueueBase, object_name, s3_key
 from tcmodel.testing.queue_model import (
     Artifact,
@@ -117,6 +117,13 @@ class ArtifactHandlers(QueueBase):
         details, present = self._details(body, name)
         artifact = task.artifact(run_id, name)
         if artifact is None:
+            if kind == "object":  # the real queue calls object.createUpload first
+                self.cluster.objects.reserve_upload(
+                    object_name(task_id, run_id, name),
+                    task.definition["projectId"],
+                    details["uploadId"],
+                    expires,
+                )
             artifact = Artifact(
                 name, kind, content_type, expires, present, body.get("contentLength"), details
             )
@@ -132,6 +139,8 @@ class ArtifactHandlers(QueueBase):
             )
         if kind == "s3":
             key = s3_key(task_id, run_id, name)
+            # public names go to the public bucket, the rest need presigned reads
+            self.cluster.blobs.set_public(key, name.startswith("public/"))
             return {
                 "storageType": "s3",
                 "contentType": artifact.content_type,
@@ -197,13 +206,8 @@ class ArtifactHandlers(QueueBase):
         if req.endpoint.service == "queue":
             req.authorize(names=list(names))
         elif not req.has_scopes(f"queue:get-artifact:{n}" for n in names):
-            raise ApiError(
-                403,
-                "InsufficientScopes",
-                f"Client ID {req.client_id or 'anonymous'} does not have sufficient scopes "
-                f"and is missing the following scopes:\n\n"
-                + "\n".join(f"queue:get-artifact:{n}" for n in names),
-            )
+            required = {"AllOf": [f"queue:get-artifact:{n}" for n in names]}
+            raise insufficient_scopes(req.client_id, req.scopes, required)
 
     def _follow(self, req: Request, task_id: str, run_id: int, name: str) -> Artifact:
         """The artifact ``name``, links followed; 404/410/400 as the queue does."""
@@ -236,6 +240,7 @@ class ArtifactHandlers(QueueBase):
         key = s3_key(task_id, run_id, artifact.name)
         if artifact.name.startswith("public/"):
             return self.cluster.blobs.url(key)
+        # a private name lives in the private bucket: only a presigned URL reads it
         return self.cluster.blobs.url(key, expires_in=self.cluster.settings.s3_presign_seconds)
 
     def _download(self, task_id: str, run_id: int, artifact: Artifact) -> Response:

@@ -406,7 +406,8 @@ def _page_size(query: Mapping[str, str], max_page_size: int) -> int:
         raise ApiError(
             400, "InvalidRequestArguments", f"limit must be a number, not {text!r}"
         ) from None
-    return max_page_size if limit <= 0 else min(limit, max_page_size)
+    # limit=0 asks for nothing: lib-api then answers an empty page, no token
+    return max(0, min(limit, max_page_size))
 
 
 def _encode(value: Any) -> str:
@@ -432,7 +433,8 @@ def paginate(
     """One page of ``rows`` and the token of the next page (``None`` at the end).
 
     The page size is ``min(limit, max_page_size)`` (``max_page_size`` when
-    ``limit`` is absent). Without ``key`` the token is an opaque offset and a
+    ``limit`` is absent; ``limit=0`` gives an empty page and no token, as
+    lib-api's paginateResults does). Without ``key`` the token is an opaque offset and a
     malformed one is a 400 ``InputError``. With ``key`` (``rows`` sorted by
     it) the token is a cursor of the last row's key, and a malformed cursor
     silently restarts the listing, as the artifact listings do.

@@ -202,7 +202,15 @@ class Router:
 
     def route(self, service: str, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
         """The route matching ``path`` (below ``/api/<service>/v1``) and its
-        decoded parameters, or ``None``."""
+        decoded parameters, or ``None``.
+
+        Example:
+            >>> route, params = Router().route("index", "GET", "/task/project.app.latest")
+            >>> route.endpoint.name, params
+            ('findTask', {'indexPath': 'project.app.latest'})
+            >>> Router().route("queue", "GET", "/no/such/path") is None
+            True
+        """
         if method == "HEAD":
             method = "GET"
         for route in self._routes.get((service, method), ()):
@@ -213,7 +221,17 @@ class Router:
         return None
 
     def match(self, service: str, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
-        """Like :meth:`route` but returns the endpoint; ``KeyError`` if none."""
+        """Like :meth:`route` but returns the endpoint; ``KeyError`` if none.
+
+        Example:
+            >>> ep, params = Router().match("queue", "GET", "/task/abc/artifacts/public%2Fa.txt")
+            >>> ep.name, params
+            ('getLatestArtifact', {'taskId': 'abc', 'name': 'public/a.txt'})
+            >>> Router().match("queue", "GET", "/no/such/path")
+            Traceback (most recent call last):
+            ...
+            KeyError: 'no route for GET /no/such/path in queue'
+        """
         found = self.route(service, method, path)
         if found is None:
             raise KeyError(f"no route for {method} {path} in {service}")
@@ -426,6 +444,13 @@ class _ApiApp:
                     "InvalidRequestArguments",
                     f"Invalid request arguments: limit must be a number, not {value!r}",
                 )
+            if key == "continuationToken" and not value:
+                # lib-api checks this key against /./: an empty token is no token
+                raise ApiError(
+                    400,
+                    "InvalidRequestArguments",
+                    "Invalid request arguments: continuationToken must not be empty",
+                )
 
     def _builtin(self, entry: str) -> Any:
         from tcmodel import __version__
@@ -487,13 +512,14 @@ class _ApiApp:
                     "InternalServerError",
                     f"Internal Server Error, incidentId {incident}.",
                 ) from None
-        if ep.scopes is not None and not req.authorized:
-            raise ApiError(
-                500,
-                "InternalServerError",
-                f"handler of {ep} returned without calling req.authorize()",
-            )
-        reply = _to_reply(result)
+            if ep.scopes is not None and not req.authorized:
+                raise ApiError(
+                    500,
+                    "InternalServerError",
+                    f"handler of {ep} returned without calling req.authorize()",
+                )
+            # serialize while the lock is held: handlers may return live state
+            reply = _to_reply(result)
         reply.client_id = client_id
         return reply
 
@@ -782,7 +808,16 @@ class LocalCluster:
     # -- life cycle --------------------------------------------------------
 
     def start(self) -> LocalCluster:
-        """Bind both origins and serve them in daemon threads; returns self."""
+        """Bind both origins and serve them in daemon threads; returns self.
+
+        Example:
+            >>> lc = LocalCluster().start()
+            >>> lc.running
+            True
+            >>> lc.stop()
+            >>> lc.running
+            False
+        """
         if self._servers:
             raise RuntimeError("this LocalCluster is already running")
         apps: list[_ApiApp | _BlobApp] = [_ApiApp(self), _BlobApp(self)]
@@ -808,7 +843,11 @@ class LocalCluster:
         return self
 
     def stop(self) -> None:
-        """Stop both servers and close every open connection."""
+        """Stop both servers and close every open connection.
+
+        Example:
+            >>> # lc.stop()   # what leaving ``with LocalCluster() as lc:`` does
+        """
         for server in self._servers:
             server.shutdown()
         self._close()
@@ -824,7 +863,12 @@ class LocalCluster:
 
     @property
     def running(self) -> bool:
-        """Whether the servers are up."""
+        """Whether the servers are up.
+
+        Example:
+            >>> LocalCluster().running
+            False
+        """
         return bool(self._servers)
 
     def __enter__(self) -> LocalCluster:
@@ -846,31 +890,61 @@ class LocalCluster:
 
     @property
     def root_url(self) -> str:
-        """The rootUrl of the API origin, e.g. ``http://127.0.0.1:41234``."""
+        """The rootUrl of the API origin, e.g. ``http://127.0.0.1:41234``.
+
+        Example:
+            >>> # lc.root_url  ->  'http://127.0.0.1:41234'
+            >>> LocalCluster().root_url
+            Traceback (most recent call last):
+            ...
+            RuntimeError: the LocalCluster has not been started
+        """
         if not self._root_url:
             raise RuntimeError("the LocalCluster has not been started")
         return self._root_url
 
     @property
     def blob_url(self) -> str:
-        """The base URL of the blob origin (a different port)."""
+        """The base URL of the blob origin (a different port).
+
+        Example:
+            >>> # lc.blob_url  ->  'http://127.0.0.1:41235'
+        """
         if not self._blob_url:
             raise RuntimeError("the LocalCluster has not been started")
         return self._blob_url
 
     @property
     def clock(self) -> Clock:
-        """The cluster clock (:class:`~tcmodel.testing._core.Clock`)."""
+        """The cluster clock (:class:`~tcmodel.testing._core.Clock`).
+
+        Example:
+            >>> import time
+            >>> lc = LocalCluster()
+            >>> lc.clock.advance(3600)
+            >>> lc.clock.now() > time.time() + 3599
+            True
+        """
         return self.state.clock
 
     @property
     def settings(self) -> Settings:
-        """The cluster's :class:`~tcmodel.testing.state.Settings`."""
+        """The cluster's :class:`~tcmodel.testing.state.Settings`.
+
+        Example:
+            >>> LocalCluster(settings=Settings(max_page_size=5)).settings.max_page_size
+            5
+        """
         return self.state.settings
 
     @property
     def root_credentials(self) -> Credentials:
-        """Credentials of the root client (scope ``*``)."""
+        """Credentials of the root client (scope ``*``).
+
+        Example:
+            >>> LocalCluster().root_credentials
+            Credentials(client_id='static/taskcluster/root')
+        """
         from tcmodel.credentials import Credentials
 
         return Credentials(ROOT_CLIENT_ID, self._root_token)
@@ -906,6 +980,10 @@ class LocalCluster:
 
         ``expires`` is an absolute time on the cluster clock (Unix seconds),
         e.g. ``lc.clock.now() + 60``; after it the client gets 401s.
+
+        Example:
+            >>> LocalCluster().add_client("ci", ["queue:create-task:*"]).client_id
+            'ci'
         """
         from tcmodel.credentials import Credentials
 
@@ -919,12 +997,26 @@ class LocalCluster:
 
         A ``role_id`` ending in ``*`` applies to every ``assume:`` scope
         with that prefix. ``"anonymous"`` sets what anonymous requests get.
+
+        Example:
+            >>> lc = LocalCluster()
+            >>> lc.add_role("project:app:*", ["queue:create-task:*"])
+            >>> "queue:create-task:*" in lc.auth.expand(["assume:project:app:ci"])
+            True
         """
         with self.state.lock:
             self.state.roles[role_id] = tuple(scopes)
 
     def advance(self, seconds: float) -> None:
-        """Move the cluster clock forward and let services apply what is due."""
+        """Move the cluster clock forward and let services apply what is due.
+
+        Example:
+            >>> lc = LocalCluster()
+            >>> before = lc.clock.now()
+            >>> lc.advance(86400)  # a day: deadlines pass, index entries may expire
+            >>> lc.clock.now() - before >= 86400
+            True
+        """
         self.state.clock.advance(seconds)
         with self.state.lock:
             self.state.tick()
@@ -954,12 +1046,26 @@ class LocalCluster:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """A copy of the request log, oldest first."""
+        """A copy of the request log, oldest first.
+
+        Example:
+            >>> LocalCluster().requests
+            []
+            >>> # [(r.service, r.entry, r.status) for r in lc.requests]
+            >>> #   ->  [('queue', 'ping', 200), ...]
+        """
         with self._records_lock:
             return list(self._records)
 
     def reset_requests(self) -> None:
-        """Empty the request log."""
+        """Empty the request log.
+
+        Example:
+            >>> lc = LocalCluster()
+            >>> lc.reset_requests()
+            >>> lc.requests
+            []
+        """
         with self._records_lock:
             self._records.clear()
 
@@ -1009,5 +1115,13 @@ class LocalCluster:
         return self.faults.add(fault)
 
     def clear_faults(self) -> None:
-        """Remove every pending fault."""
+        """Remove every pending fault.
+
+        Example:
+            >>> lc = LocalCluster()
+            >>> _ = lc.inject("drop", entry="status")
+            >>> lc.clear_faults()
+            >>> lc.faults.pending()
+            []
+        """
         self.faults.clear()

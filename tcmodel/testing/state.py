@@ -24,7 +24,22 @@ import attrs
 from tcmodel.api import quote_param
 from tcmodel.testing._core import Clock, Service
 
-__all__ = ["Blob", "BlobStore", "Client", "ClusterState", "Settings"]
+__all__ = ["ANONYMOUS_SCOPES", "Blob", "BlobStore", "Client", "ClusterState", "Settings"]
+
+#: The default scopes of the ``anonymous`` role: public artifacts plus the
+#: read-only queue and index calls a real deployment lets anyone make.
+#: ``LocalCluster.add_role("anonymous", [...])`` replaces them.
+ANONYMOUS_SCOPES: tuple[str, ...] = (
+    "queue:get-artifact:public/*",
+    "queue:get-task:*",
+    "queue:status:*",
+    "queue:list-task-group:*",
+    "queue:list-dependent-tasks:*",
+    "queue:list-artifacts:*",
+    "index:find-task:*",
+    "index:list-namespaces:*",
+    "index:list-tasks:*",
+)
 
 
 @attrs.define
@@ -99,21 +114,83 @@ class BlobStore:
         self.clock = clock
         self.base_url = ""
         self._blobs: dict[str, Blob] = {}
+        # keys readable without a presigned URL (the public bucket)
+        self._public: set[str] = set()
         self._secret = secrets.token_bytes(32)
         # presigned PUT targets: key -> required content type
         self.expected_puts: dict[str, str] = {}
 
     def put(self, key: str, blob: Blob) -> None:
-        """Store ``blob`` under ``key``."""
+        """Store ``blob`` under ``key``.
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> bs.put("k", Blob(b"abc", "text/plain"))
+            >>> bs.get("k").content_type
+            'text/plain'
+        """
         self._blobs[key] = blob
 
     def get(self, key: str) -> Blob | None:
-        """The blob under ``key``, or ``None``."""
+        """The blob under ``key``, or ``None``.
+
+        Example:
+            >>> BlobStore(Clock()).get("missing") is None
+            True
+        """
         return self._blobs.get(key)
 
     def delete(self, key: str) -> None:
-        """Forget ``key`` (no error if absent)."""
+        """Forget ``key`` (no error if absent).
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> bs.put("k", Blob(b"x"))
+            >>> bs.delete("k"); bs.delete("k")
+            >>> bs.get("k") is None
+            True
+        """
         self._blobs.pop(key, None)
+        self._public.discard(key)
+
+    def set_public(self, key: str, public: bool = True) -> None:
+        """Say whether ``key`` may be read without a presigned URL (keys
+        are private until marked public).
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> bs.set_public("p")
+            >>> bs.is_public("p"), bs.is_public("q")
+            (True, False)
+        """
+        if public:
+            self._public.add(key)
+        else:
+            self._public.discard(key)
+
+    def is_public(self, key: str) -> bool:
+        """Whether ``key`` may be read without a presigned URL.
+
+        Example:
+            >>> BlobStore(Clock()).is_public("anything")
+            False
+        """
+        return key in self._public
+
+    def read_url(self, key: str, expires_in: float) -> str:
+        """The URL to hand out for reading ``key``: plain when the key is
+        public, else presigned for ``expires_in`` seconds.
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> bs.base_url = "http://b"
+            >>> bs.set_public("p")
+            >>> bs.read_url("p", 60), "X-Signature=" in bs.read_url("q", 60)
+            ('http://b/blobs/p', True)
+        """
+        if key in self._public:
+            return self.url(key)
+        return self.url(key, expires_in=expires_in)
 
     def _sig(self, method: str, key: str, expires: int) -> str:
         msg = f"{method}\n{key}\n{expires}".encode()
@@ -121,7 +198,14 @@ class BlobStore:
 
     def url(self, key: str, *, expires_in: float | None = None, method: str = "GET") -> str:
         """The URL of ``key`` on the blob origin, presigned when
-        ``expires_in`` (seconds) is given."""
+        ``expires_in`` (seconds) is given.
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> bs.base_url = "http://127.0.0.1:2"
+            >>> bs.url("t/a.txt", expires_in=60)
+            'http://127.0.0.1:2/blobs/t%2Fa.txt?X-Expires=...&X-Signature=...'
+        """
         base = f"{self.base_url}/blobs/{quote_param(key)}"
         if expires_in is None:
             return base
@@ -131,17 +215,36 @@ class BlobStore:
 
     def put_url(self, key: str, content_type: str, expires_in: float) -> str:
         """A presigned URL to which a client PUTs ``key``'s bytes with this
-        exact Content-Type."""
+        exact Content-Type.
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> url = bs.put_url("k", "application/json", 60)
+            >>> "X-Signature=" in url, bs.expected_puts
+            (True, {'k': 'application/json'})
+        """
         self.expected_puts[key] = content_type
         return self.url(key, expires_in=expires_in, method="PUT")
 
     def check(self, method: str, key: str, query: Mapping[str, str]) -> str | None:
         """Check a presigned request; ``None`` if fine, else why not.
 
-        Unsigned GETs are fine (public objects); PUTs must be signed.
+        PUTs must be signed; so must GETs and HEADs of private keys (a
+        private bucket answers an unsigned read ``Access Denied``).
+
+        Example:
+            >>> from urllib.parse import parse_qsl, urlsplit
+            >>> bs = BlobStore(Clock())
+            >>> query = dict(parse_qsl(urlsplit(bs.put_url("k", "text/plain", 60)).query))
+            >>> bs.check("PUT", "k", query) is None, bs.check("PUT", "k", {})
+            (True, 'signature required')
+            >>> bs.check("GET", "k", {})
+            'Access Denied'
         """
         if "X-Signature" not in query:
-            return "signature required" if method == "PUT" else None
+            if method == "PUT":
+                return "signature required"
+            return None if key in self._public else "Access Denied"
         try:
             expires = int(query.get("X-Expires", ""))
         except ValueError:
@@ -181,7 +284,7 @@ class ClusterState:
         self.blobs = BlobStore(self.clock)
         # clientId -> Client; roles: roleId -> scopes ("anonymous" is special)
         self.clients: dict[str, Client] = {}
-        self.roles: dict[str, tuple[str, ...]] = {"anonymous": ("queue:get-artifact:public/*",)}
+        self.roles: dict[str, tuple[str, ...]] = {"anonymous": ANONYMOUS_SCOPES}
         self.queue = QueueService(self)
         self.index = IndexService(self)
         self.objects = ObjectService(self)
@@ -192,7 +295,16 @@ class ClusterState:
         }
 
     def tick(self) -> float:
-        """Let every service apply what the clock has made due; returns now."""
+        """Let every service apply what the clock has made due; returns now.
+
+        Example:
+            >>> st = ClusterState()
+            >>> _ = st.index.insert("a.b", "Dx4tPEtaRpeIeWpbTD0uHw", expires=st.clock.now() + 60)
+            >>> st.clock.advance(3600)
+            >>> now = st.tick()
+            >>> st.index.tasks("a")  # the entry has expired
+            []
+        """
         now = self.clock.now()
         for svc in self.services.values():
             svc.tick(now)

@@ -356,14 +356,20 @@ class Worker(Closing):
         self.worker_group = worker_group
         self.worker_id = worker_id
         self.root_url = cluster.root_url
-        credentials = cluster.add_client(
-            f"worker/{task_queue_id}/{worker_group}/{worker_id}",
-            [
-                f"queue:claim-work:{task_queue_id}",
-                f"queue:worker-id:{worker_group}/{worker_id}",
-                "queue:status:*",
-            ],
+        client_id = f"worker/{task_queue_id}/{worker_group}/{worker_id}"
+        scopes = (
+            f"queue:claim-work:{task_queue_id}",
+            f"queue:worker-id:{worker_group}/{worker_id}",
+            "queue:status:*",
         )
+        with cluster.state.lock:
+            # another Worker with this id shares its client: registering it
+            # again would give it a new token and revoke the first one's
+            known = cluster.state.clients.get(client_id)
+            if known is not None and known.scopes == scopes and known.expires is None:
+                credentials = Credentials(client_id, known.access_token)
+            else:
+                credentials = cluster.add_client(client_id, scopes)
         self.cluster = cluster.connect(credentials)
         #: Runs claimed on the way to a :meth:`claim_task`, handed out first
         #: by :meth:`claim`.
