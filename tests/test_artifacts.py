@@ -49,6 +49,7 @@ def world(tc_cluster: LocalCluster) -> Iterator[World]:
     anon = tcmodel.Cluster.from_url(lc.root_url)
     task = admin.create_task(task_queue_id="proj/ci", payload={}, name="artifacts")
     lc.state.blobs.put("extra/page.html", Blob(b"<html>elsewhere</html>", "text/html"))
+    lc.state.blobs.set_public("extra/page.html")  # a public page the reference points at
     with Worker(lc) as worker:
         run = worker.claim_task(task.task_id)
         run.upload("public/build/app.bin", BINARY)

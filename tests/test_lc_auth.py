@@ -64,6 +64,7 @@ def expect_401(call: Any, *args: Any) -> str:
 
 
 def test_anonymous_requests_get_only_the_anonymous_role(lc: LocalCluster) -> None:
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     with api(lc, anonymous=True) as c:
         body = assert_error(c.get(STATUS), 403, "InsufficientScopes", "status")
         assert "anonymous" in body["message"]
@@ -158,6 +159,7 @@ def test_malformed_headers_are_401(lc: LocalCluster) -> None:
 
 
 def test_authorized_scopes_narrow_but_keep_the_anonymous_role(lc: LocalCluster) -> None:
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     c = lc.root_credentials
     queue = taskcluster.Queue(
         {
@@ -187,6 +189,7 @@ def test_authorized_scopes_beyond_the_client_are_401(lc: LocalCluster) -> None:
 
 
 def test_ext_in_standard_base64_without_padding(lc: LocalCluster) -> None:
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     ext = base64.b64encode(json.dumps({"authorizedScopes": [f"queue:status:{TASK}"]}).encode())
     url = status_url(lc, OTHER)
     header = _mohawk_header(
@@ -207,6 +210,7 @@ def test_temporary_credentials_of_the_official_client(lc: LocalCluster) -> None:
 
 
 def test_tcmodel_temporary_credentials_sign_headers_and_bewits(lc: LocalCluster) -> None:
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     tmp = create_temporary_credentials(lc.root_credentials, ["queue:get-artifact:private/*"])
     url = artifact_url(lc, "private%2Fa")
     with httpx.Client(auth=HawkAuth(tmp)) as c:

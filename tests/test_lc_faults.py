@@ -82,6 +82,7 @@ def test_truncate_sends_part_of_the_body_under_the_full_length(lc: LocalCluster)
 def test_truncate_on_the_blob_origin_for_resume_tests(lc: LocalCluster) -> None:
     data = bytes(range(256)) * 4
     lc.state.blobs.put("big", Blob(data))
+    lc.state.blobs.set_public("big")  # readable unsigned, as in the public bucket
     url = lc.state.blobs.url("big")
     lc.inject("truncate", origin="blob", path="/blobs/big")
     received = b""
@@ -99,6 +100,7 @@ def test_truncate_on_the_blob_origin_for_resume_tests(lc: LocalCluster) -> None:
 
 def test_status_fault_on_the_blob_origin(lc: LocalCluster) -> None:
     lc.state.blobs.put("k", Blob(b"x"))
+    lc.state.blobs.set_public("k")  # readable unsigned, as in the public bucket
     lc.inject("status", origin="blob", status=500)
     with httpx.Client() as c:
         r = c.get(lc.state.blobs.url("k"))

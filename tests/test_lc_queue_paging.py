@@ -68,6 +68,7 @@ def test_list_dependents_pages(small_pages: LocalCluster) -> None:
 
 def test_bulk_calls_drop_unknown_ids(small_pages: LocalCluster) -> None:
     lc, q = small_pages, queue(small_pages)
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     known = [create(q, lc) for _ in range(3)]
     asked = [known[0], slug_id(), known[1], "not-even-a-slug", known[2], known[0]]
     statuses, tasks = [], []

@@ -352,6 +352,7 @@ def test_handler_bugs_become_500s(lc: LocalCluster) -> None:
 
 
 def test_path_only_scopes_are_checked_before_the_handler(lc: LocalCluster) -> None:
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     creds = lc.add_client("narrow", ["queue:status:" + TASK])
     with api(lc, creds) as c:
         assert c.get(f"/queue/v1/task/{TASK}/status").json()["clientId"] == "narrow"
@@ -388,6 +389,7 @@ def test_request_log(lc: LocalCluster) -> None:
 def test_blob_get_head_and_ranges(lc: LocalCluster) -> None:
     data = bytes(range(100))
     lc.state.blobs.put("t/a b/c", Blob(data, "application/octet-stream"))
+    lc.state.blobs.set_public("t/a b/c")  # readable unsigned, as in the public bucket
     url = lc.state.blobs.url("t/a b/c")
     assert url.startswith(lc.blob_url + "/blobs/t%2Fa%20b%2Fc")
     with httpx.Client() as c:
@@ -405,7 +407,7 @@ def test_blob_get_head_and_ranges(lc: LocalCluster) -> None:
             assert r.headers["content-range"] == f"bytes {first}-{last}/100"
         r = c.get(url, headers={"Range": "bytes=100-"})
         assert (r.status_code, r.headers["content-range"]) == (416, "bytes */100")
-        assert c.get(lc.blob_url + "/blobs/missing").status_code == 404
+        assert c.get(lc.state.blobs.url("missing", expires_in=60)).status_code == 404
     assert {r.origin for r in lc.requests} == {"blob"}
     assert lc.requests[0].path == "/blobs/t%2Fa%20b%2Fc"
 
@@ -414,6 +416,7 @@ def test_gzipped_blobs_are_served_as_stored(lc: LocalCluster) -> None:
     text = b"hello world\n" * 100
     packed = gzip.compress(text)
     lc.state.blobs.put("log", Blob(packed, "text/plain", "gzip"))
+    lc.state.blobs.set_public("log")  # readable unsigned, as in the public bucket
     url = lc.state.blobs.url("log")
     with httpx.Client() as c:
         r = c.get(url)
@@ -431,6 +434,7 @@ def test_gzipped_blobs_are_served_as_stored(lc: LocalCluster) -> None:
 def test_presigned_puts(lc: LocalCluster) -> None:
     blobs = lc.state.blobs
     put_url = blobs.put_url("up/x", "text/plain", expires_in=60)
+    blobs.set_public("up/x")  # readable unsigned, as in the public bucket
     with httpx.Client() as c:
         r = c.put(put_url, content=b"data", headers={"Content-Type": "text/html"})
         assert r.status_code == 403 and b"<Error>" in r.content

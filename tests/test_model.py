@@ -320,6 +320,7 @@ def test_limit_asks_for_no_more_than_it_needs(lc: LocalCluster, cluster: tcmodel
 
 
 def test_bulk_falls_back_per_task_without_scopes_for_all(lc: LocalCluster) -> None:
+    lc.add_role("anonymous", ["queue:get-artifact:public/*"])  # narrow: no read scopes
     with lc.connect() as admin:
         tasks = [admin.create_task(task_queue_id=QUEUE, payload={}, name=f"t{i}") for i in range(4)]
     readable = [t.task_id for t in tasks[:3]]

@@ -249,9 +249,7 @@ class Request:
         return scope_match(self.scopes, [list(required)])
 
 
-def insufficient_scopes(
-    client_id: str | None, scopes: Iterable[str], required: Any
-) -> ApiError:
+def insufficient_scopes(client_id: str | None, scopes: Iterable[str], required: Any) -> ApiError:
     """The 403 ``InsufficientScopes`` error for a caller holding ``scopes``
     that does not satisfy the filled scope expression ``required``.
 

@@ -12,6 +12,7 @@ no message ever contains a secret.
 Example:
     >>> from tcmodel.testing.state import ClusterState
     >>> st = ClusterState()
+    >>> st.roles["anonymous"] = ("queue:get-artifact:public/*",)
     >>> Authenticator(st).anonymous().scopes
     ('assume:anonymous', 'queue:get-artifact:public/*')
 """
@@ -175,7 +176,7 @@ class Authenticator:
     Example:
         >>> from tcmodel.testing.state import ClusterState
         >>> st = ClusterState()
-        >>> st.roles["ci"] = ("queue:*",)
+        >>> st.roles.update(anonymous=("queue:get-artifact:public/*",), ci=("queue:*",))
         >>> Authenticator(st).expand(["assume:ci"])
         ('assume:anonymous', 'assume:ci', 'queue:*', 'queue:get-artifact:public/*')
     """

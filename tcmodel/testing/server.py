@@ -773,6 +773,17 @@ class LocalCluster:
     Use it as a context manager (or :meth:`start`/:meth:`stop`). It holds a
     root client with scope ``*`` and records every request it answers.
 
+    Every request (with or without credentials) also gets the ``anonymous``
+    role. As on a real deployment it lets anyone read public artifacts and
+    tasks: ``queue:get-artifact:public/*``, ``queue:get-task:*``,
+    ``queue:status:*``, ``queue:list-task-group:*``,
+    ``queue:list-dependent-tasks:*``, ``queue:list-artifacts:*``,
+    ``index:find-task:*``, ``index:list-namespaces:*`` and
+    ``index:list-tasks:*`` (:data:`~tcmodel.testing.state.ANONYMOUS_SCOPES`).
+    Replace it with ``lc.add_role("anonymous", [...])``, e.g.
+    ``lc.add_role("anonymous", ["queue:get-artifact:public/*"])`` to test a
+    client that lacks the read scopes.
+
     Example:
         >>> with LocalCluster() as lc:
         ...     creds = lc.add_client("me", ["queue:status:*"])

@@ -150,8 +150,7 @@ class BlobStore:
             >>> bs.get("k") is None
             True
         """
-        self._blobs.pop(key, None)
-        self._public.discard(key)
+        self._blobs.pop(key, None)  # the key stays public or private
 
     def set_public(self, key: str, public: bool = True) -> None:
         """Say whether ``key`` may be read without a presigned URL (keys
