@@ -776,6 +776,7 @@ class Transport:
             42
         """
         streams: _Streams[AsyncIterator[bytes]] = _Streams()
+        op = consume(op, on_emit or _discard)  # emits never reach the loop below
         try:
             with closing(op):
                 value: Any = None
@@ -785,10 +786,6 @@ class Transport:
                     if done:
                         return cast(T, step)
                     value, error = None, None
-                    if isinstance(step, Emit):
-                        if on_emit is not None:
-                            on_emit(step.data)
-                        continue
                     try:
                         value = await self._aperform(step, streams)
                     except httpx.TransportError as exc:
@@ -955,6 +952,10 @@ def _advance(op: Op[Any], value: Any, error: Exception | None) -> tuple[bool, An
         return False, (op.throw(error) if error is not None else op.send(value))
     except StopIteration as stop:
         return True, stop.value
+
+
+def _discard(data: Any) -> None:
+    """Drop emitted data (drivers with no consumer)."""
 
 
 def consume(op: Op[T], on_data: Callable[[Any], None]) -> Op[T]:

@@ -383,3 +383,23 @@ def test_create_task_after_the_cluster_clock_moved(lc: LocalCluster) -> None:
         assert task.state == "pending"
         entry = c.index("later.on").insert(task)
         assert entry.expires.timestamp() > lc.clock.now() + 300 * 86400
+
+
+def test_listings_iterate_asynchronously_with_the_same_requests(lc: LocalCluster) -> None:
+    import asyncio
+
+    with LocalCluster(settings=Settings(max_page_size=4)) as small, small.connect() as c:
+        group_id, tasks = make_group(c, 10)
+        listing = c.task_group(group_id).tasks()
+
+        async def collect() -> tuple[list[str], list[int]]:
+            ids = [t.task_id async for t in listing]
+            sizes = [len(p) async for p in listing.limit(5).apages()]
+            await c.aclose()
+            return ids, sizes
+
+        small.reset_requests()
+        ids, sizes = asyncio.run(collect())
+        assert sorted(ids) == sorted(t.task_id for t in tasks)
+        assert sizes == [4, 1]
+        assert [e for _, e in api_requests(small)] == ["listTaskGroup"] * 5

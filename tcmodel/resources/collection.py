@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -106,38 +106,52 @@ class Listing(Generic[T]):
             p(item) for p in self.predicates
         )
 
+    def _walk(self) -> _Walk[T]:
+        # Without filters the item cap can go to the pager: it then stops
+        # asking for pages itself, and asks for no more items than needed.
+        # With filters it is applied as items pass.
+        cap = None if (self.filters or self.predicates) else self.max_items
+        size = self.size
+        if cap is not None:
+            size = min(size or cap, cap) or None
+        return _Walk(self, Pager(self.call, self.items_key, size, cap), self.max_items)
+
     def pages(self) -> Iterator[list[T]]:
         """Yield one list of (filtered) items per request.
 
         Example:
             >>> # for page in group.tasks().pages(): print(len(page))
         """
-        # Without filters the item cap can go to the pager: it then stops
-        # asking for pages itself, and asks for no more items than needed.
-        # With filters it is applied below.
-        filtered = bool(self.filters or self.predicates)
-        cap = None if filtered else self.max_items
-        size = self.size
-        if cap is not None:
-            size = min(size or cap, cap) or None
-        pager = Pager(self.call, self.items_key, size, cap)
-        left = self.max_items
-        if left == 0:
+        walk = self._walk()
+        if walk.done():
             return
-        for page in self.transport.pages(pager):
-            if self.on_page is not None:
-                self.on_page(page)
-            items = [obj for obj in map(self.make, page.items) if self._keep(obj)]
-            if left is not None:
-                items = items[:left]
-                left -= len(items)
-            yield items
-            if left == 0:
+        for page in self.transport.pages(walk.pager):
+            yield walk.take(page)
+            if walk.done():
+                return
+
+    async def apages(self) -> AsyncIterator[list[T]]:
+        """The async form of :meth:`pages` (same requests, async client).
+
+        Example:
+            >>> # async for page in group.tasks().apages(): ...
+        """
+        walk = self._walk()
+        if walk.done():
+            return
+        async for page in self.transport.apages(walk.pager):
+            yield walk.take(page)
+            if walk.done():
                 return
 
     def __iter__(self) -> Iterator[T]:
         for page in self.pages():
             yield from page
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.apages():
+            for item in page:
+                yield item
 
     def first(self) -> T | None:
         """The first item, or ``None`` (fetches as little as it can).
@@ -156,3 +170,26 @@ class Listing(Generic[T]):
         if self.size is not None:
             parts.append(f"page_size({self.size})")
         return f"<Listing {' '.join(parts)}>"
+
+
+@attrs.define
+class _Walk(Generic[T]):
+    """One pass over a listing: turns pages into items, applying the
+    listing's page hook, filters and limit (shared by sync and async)."""
+
+    listing: Listing[T]
+    pager: Pager
+    left: int | None
+
+    def done(self) -> bool:
+        return self.left == 0
+
+    def take(self, page: Page) -> list[T]:
+        ls = self.listing
+        if ls.on_page is not None:
+            ls.on_page(page)
+        items = [obj for obj in map(ls.make, page.items) if ls._keep(obj)]
+        if self.left is not None:
+            items = items[: self.left]
+            self.left -= len(items)
+        return items
