@@ -1,8 +1,11 @@
 """How many Hawk-authenticated ``GET /task/<id>/status`` per second a
-LocalCluster answers to one keep-alive ``httpx.Client``.
+LocalCluster answers to one keep-alive client.
 
-Measured twice: with the server in this process (client and server share the
-GIL) and with the server in a child process.
+Measured with the server in this process (client and server share the GIL)
+and in a child process; with a bare ``httpx.Client`` signing through
+:class:`tcmodel.hawk.HawkAuth`, with tcmodel's own ``task.refresh()`` (the
+whole stack: transport, retries, model parsing), and, when it is installed,
+with the official ``taskcluster`` client's ``queue.status`` for comparison.
 
 Run: ``python benchmarks/bench_local_cluster.py [seconds]``
 """
@@ -12,92 +15,93 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
 import httpx
 
+import tcmodel
 from tcmodel.credentials import Credentials
 from tcmodel.hawk import HawkAuth
 from tcmodel.testing import LocalCluster
-from tcmodel.testing._core import Request, Service, handles
-from tcmodel.utils import from_now_json, slug_id
-
-
-class _StubQueue(Service):
-    """Stands in for the queue while it has no ``createTask``/``status``."""
-
-    name = "queue"
-
-    @handles("status")
-    def status(self, req: Request) -> dict[str, Any]:
-        return {"status": {"taskId": req.params["taskId"], "state": "pending", "runs": []}}
 
 
 def prepare(lc: LocalCluster) -> str:
-    """Create one task (through the queue, if it can) and return its status URL."""
-    task_id = slug_id()
-    api = f"{lc.root_url}/api/queue/v1"
-    if lc.state.queue.handler("createTask") is None or lc.state.queue.handler("status") is None:
-        lc.state.services["queue"] = _StubQueue(lc.state)
-    else:
-        task = {
-            "taskQueueId": "bench/worker",
-            "schedulerId": "-",
-            "taskGroupId": task_id,
-            "created": from_now_json("0 seconds"),
-            "deadline": from_now_json("1 hour"),
-            "payload": {},
-            "metadata": {
-                "name": "bench",
-                "description": "benchmark task",
-                "owner": "bench@example.com",
-                "source": "https://example.com/bench",
-            },
-        }
-        with httpx.Client(auth=HawkAuth(lc.root_credentials)) as client:
-            client.put(f"{api}/task/{task_id}", json=task).raise_for_status()
-    return f"{api}/task/{task_id}/status"
+    """Create one task and return its id."""
+    with lc.connect() as cluster:
+        return cluster.create_task(task_queue_id="bench/worker", payload={}, name="bench").task_id
 
 
-def measure(url: str, credentials: Credentials, seconds: float) -> float:
-    """Authenticated GETs per second over one keep-alive connection."""
-    with httpx.Client(auth=HawkAuth(credentials)) as client:
-        client.get(url).raise_for_status()  # warm up, open the connection
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            response = client.get(url)
-            if response.status_code != 200:
-                raise RuntimeError(f"unexpected {response.status_code}: {response.text[:200]}")
-            count += 1
+def rate(call: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``call`` over ``seconds``."""
+    call()  # warm up, open the connection
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        call()
+        count += 1
     return count / elapsed
+
+
+def measure_all(
+    root_url: str, creds: Credentials, task_id: str, seconds: float
+) -> dict[str, float]:
+    """Requests per second for each client."""
+    out: dict[str, float] = {}
+    url = f"{root_url}/api/queue/v1/task/{task_id}/status"
+    with httpx.Client(auth=HawkAuth(creds)) as client:
+
+        def bare() -> None:
+            client.get(url).raise_for_status()
+
+        out["httpx + HawkAuth"] = rate(bare, seconds)
+    with tcmodel.Cluster.from_url(root_url, credentials=creds) as cluster:
+        task = cluster.task(task_id)
+        out["tcmodel task.refresh()"] = rate(task.refresh, seconds)
+    try:
+        import taskcluster
+    except ImportError:
+        return out
+    queue = taskcluster.Queue(
+        {
+            "rootUrl": root_url,
+            "credentials": {"clientId": creds.client_id, "accessToken": creds.access_token},
+        }
+    )
+    out["official client queue.status()"] = rate(lambda: queue.status(task_id), seconds)
+    return out
 
 
 def _child(conn: Connection) -> None:
     with LocalCluster() as lc:
         creds = lc.root_credentials
-        conn.send((prepare(lc), creds.client_id, creds.access_token))
+        conn.send((lc.root_url, creds.client_id, creds.access_token, prepare(lc)))
         conn.recv()  # until the parent is done
 
 
+def _print(where: str, figures: dict[str, float]) -> None:
+    for name, value in figures.items():
+        print(f"{where:<20} {name:<32} {value:8.0f} authenticated GET/s")
+
+
 def main(argv: list[str]) -> None:
-    """Print both figures."""
-    seconds = float(argv[0]) if argv else 3.0
+    """Print the figures."""
+    seconds = float(argv[0]) if argv else 2.0
     with LocalCluster() as lc:
-        rate = measure(prepare(lc), lc.root_credentials, seconds)
-    print(f"in-process server:   {rate:8.0f} authenticated GET/s")
+        _print(
+            "in-process server", measure_all(lc.root_url, lc.root_credentials, prepare(lc), seconds)
+        )
 
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_child, args=(child,), daemon=True)
     proc.start()
     try:
-        url, client_id, token = parent.recv()
-        rate = measure(url, Credentials(client_id, token), seconds)
+        root_url, client_id, token, task_id = parent.recv()
+        figures = measure_all(root_url, Credentials(client_id, token), task_id, seconds)
     finally:
         parent.send("stop")
         proc.join(timeout=10)
-    print(f"separate process:    {rate:8.0f} authenticated GET/s")
+    _print("separate process", figures)
 
 
 if __name__ == "__main__":
