@@ -35,7 +35,8 @@ _LOGGERS = (
     "mohawk.bewit",
     "mohawk.util",
 )
-_HAWK = re.compile(r"(Hawk )[^'\"\]]*")
+# A whole Hawk header value: `Hawk key="value", key="value", ...`.
+_HAWK = re.compile(r'(Hawk )(?:\s*,?\s*[A-Za-z]+="[^"]*")+')
 
 
 class _SecretFilter(logging.Filter):

@@ -117,6 +117,9 @@ class _Server(ThreadingHTTPServer):
         self.stub = stub
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a client hanging up on a dropped answer is expected here."""
+
 
 class HTTPStub:
     """A threaded HTTP/1.1 (keep-alive) server answering from a script."""

@@ -15,10 +15,9 @@ import httpx
 import mohawk.base
 import pytest
 import taskcluster
-from schemas import validate_endpoint
+from schemas import Checked
 from taskcluster.exceptions import TaskclusterRestFailure
 
-from tcmodel.api import endpoint
 from tcmodel.credentials import Credentials
 from tcmodel.testing import LocalCluster, Settings
 from tcmodel.utils import slug_id, to_json_date
@@ -26,33 +25,6 @@ from tcmodel.utils import slug_id, to_json_date
 PROV, WTYPE = "prov", "wt"
 TQ = f"{PROV}/{WTYPE}"
 WORKER = {"workerGroup": "wg", "workerId": "w1"}
-
-
-class Checked:
-    """An official client whose every call is validated against the schemas.
-
-    ``c.createTask(taskId, body)`` validates ``body`` as createTask's input,
-    calls the service and validates what comes back as its output.
-    """
-
-    def __init__(self, client: Any, service: str) -> None:
-        self._client = client
-        self._service = service
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._client, name)
-        ep = endpoint(self._service, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if ep.input:
-                body = kwargs["payload"] if "payload" in kwargs else args[-1]
-                validate_endpoint(self._service, name, request=body)
-            result = method(*args, **kwargs)
-            if ep.output and result is not None:
-                validate_endpoint(self._service, name, response=result)
-            return result
-
-        return call
 
 
 def client_options(lc: LocalCluster, creds: Credentials | dict[str, Any] | None) -> dict[str, Any]:

@@ -25,8 +25,8 @@ def require_shared(path: Path) -> Path:
     if not path.exists():
         msg = f"{path} is missing (it lives in ../shared beside the checkout)"
         if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg, allow_module_level=True)
     return path
 
 
@@ -78,3 +78,37 @@ def validate_endpoint(
     if response is not None:
         assert ep.output, f"{ep} has no output schema"
         validate(service, ep.output, response)
+
+
+class Checked:
+    """An official client whose every successful call is validated against
+    the schemas: the body sent as the entry's input, the answer as its
+    output. (A call the service refuses is not validated: tests of 400s
+    send invalid bodies on purpose.)
+
+    ``Checked(taskcluster.Index(options), "index").findTask(path)``
+    """
+
+    def __init__(self, client: Any, service: str) -> None:
+        self._client = client
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        from tcmodel.api import endpoint
+
+        method = getattr(self._client, name)
+        try:
+            ep = endpoint(self._service, name)
+        except KeyError:
+            return method  # not an API entry (e.g. buildUrl)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            if ep.input:
+                body = kwargs["payload"] if "payload" in kwargs else args[-1]
+                validate_endpoint(self._service, name, request=body)
+            if ep.output and result is not None:
+                validate_endpoint(self._service, name, response=result)
+            return result
+
+        return call

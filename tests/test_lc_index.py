@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import taskcluster
-from schemas import validate_endpoint
+from schemas import Checked, validate_endpoint
 
 from tcmodel.credentials import Credentials
 from tcmodel.testing import LocalCluster, Settings
@@ -41,12 +41,13 @@ def index(lc: LocalCluster, creds: Credentials | None = None) -> Any:
     """An official Index client, with the root credentials by default."""
     c = creds or lc.root_credentials
     credentials = {"clientId": c.client_id, "accessToken": c.access_token}
-    return taskcluster.Index({"rootUrl": lc.root_url, "maxRetries": 0, "credentials": credentials})
+    options = {"rootUrl": lc.root_url, "maxRetries": 0, "credentials": credentials}
+    return Checked(taskcluster.Index(options), "index")
 
 
 def anonymous_index(lc: LocalCluster) -> Any:
     """An official Index client without credentials."""
-    return taskcluster.Index({"rootUrl": lc.root_url, "maxRetries": 0})
+    return Checked(taskcluster.Index({"rootUrl": lc.root_url, "maxRetries": 0}), "index")
 
 
 def advance(lc: LocalCluster, seconds: float) -> Any:

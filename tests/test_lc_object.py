@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import taskcluster
-from schemas import validate_endpoint
+from schemas import Checked, validate_endpoint
 from test_lc_index import claimed_task, index, task_definition
 
 from tcmodel.credentials import Credentials
@@ -39,7 +39,8 @@ def objects(lc: LocalCluster, creds: Credentials | None = None) -> Any:
     """An official Object client, with the root credentials by default."""
     c = creds or lc.root_credentials
     credentials = {"clientId": c.client_id, "accessToken": c.access_token}
-    return taskcluster.Object({"rootUrl": lc.root_url, "maxRetries": 0, "credentials": credentials})
+    options = {"rootUrl": lc.root_url, "maxRetries": 0, "credentials": credentials}
+    return Checked(taskcluster.Object(options), "object")
 
 
 def hashes(data: bytes) -> dict[str, str]:

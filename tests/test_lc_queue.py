@@ -30,7 +30,7 @@ from lc_queue_support import (
     queue,
     task_queue,
 )
-from schemas import validate_endpoint
+from schemas import Checked, validate_endpoint
 
 from tcmodel.testing import LocalCluster
 from tcmodel.utils import parse_date, slug_id
@@ -223,7 +223,7 @@ def test_task_graph_life(lc: LocalCluster) -> None:
     assert done["status"]["state"] == "completed"
     assert tq.reportCompleted(decision, 0) == done  # idempotent
     check_reads(lc, decision)
-    index = taskcluster.Index(client_options(lc, lc.root_credentials))
+    index = Checked(taskcluster.Index(client_options(lc, lc.root_credentials)), "index")
     assert index.findTask("tcmodel.test.decision")["taskId"] == decision
 
     # the build becomes pending; the report waits for it (all-resolved)
