@@ -60,6 +60,8 @@ log = logging.getLogger("tcmodel")
 
 T = TypeVar("T")
 CHUNK_SIZE = 64 * 1024
+# Transport errors after which the request surely never reached the service.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -495,7 +497,10 @@ class Transport:
         if self.credentials is None:
             raise ValueError("signed URLs need credentials")
         return sign_url(
-            url, self.credentials, expires_in=expires_in, authorized_scopes=self.authorized_scopes
+            url,
+            self.credentials,
+            expires_at=int(self.now() + expires_in),
+            authorized_scopes=self.authorized_scopes,
         )
 
     def build_request(self, call: Call) -> httpx.Request:
@@ -558,7 +563,9 @@ class Transport:
                     redact_url(str(request.url)),
                     type(exc).__name__,
                 )
-                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                unsent = isinstance(
+                    exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+                )
                 if attempt >= self.retry.max_retries or not (idempotent or unsent):
                     raise ConnectionFailed(
                         what, request.method, str(request.url), f"{type(exc).__name__}: {exc}"
@@ -640,12 +647,14 @@ class Transport:
             where = redact_url(response.headers.get("Location", "nowhere"))
             raise self._unexpected(response, what, f"unexpected redirect to {where}")
         if status == 204 or not response.content:
-            return {"url": response.headers["Location"]} if "Location" in response.headers else None
+            if "Location" not in response.headers:
+                return None
+            return {"url": str(response.request.url.join(response.headers["Location"]))}
         try:
             return response.json()
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
-            excerpt = " ".join(response.text.split())[:200]
+            excerpt = redact_url(" ".join(response.text.split())[:200])
             raise self._unexpected(
                 response, what, f"expected JSON, got {kind}: {excerpt}"
             ) from None

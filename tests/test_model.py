@@ -403,3 +403,41 @@ def test_listings_iterate_asynchronously_with_the_same_requests(lc: LocalCluster
         assert sorted(ids) == sorted(t.task_id for t in tasks)
         assert sizes == [4, 1]
         assert [e for _, e in api_requests(small)] == ["listTaskGroup"] * 5
+
+
+def test_filter_on_identity_fields_and_identity_is_read_only(cluster: tcmodel.Cluster) -> None:
+    group_id, tasks = make_group(cluster, 3)
+    wanted = tasks[1].task_id
+    got = list(cluster.task_group(group_id).tasks().filter(task_id=wanted))
+    assert [t.task_id for t in got] == [wanted]
+    with pytest.raises(AttributeError):
+        tasks[0].task_id = wanted  # type: ignore[misc]
+
+
+def test_log_raises_an_outage_of_the_queue_itself(lc: LocalCluster) -> None:
+    from tcmodel.testing.worker import Worker
+
+    with lc.connect(max_retries=0) as c, Worker(lc, QUEUE) as worker:
+        task = c.create_task(task_queue_id=QUEUE, payload={}, name="logs")
+        worker.run(task.task_id, log="fine\n")
+        run = c.task(task.task_id).run(0)
+        run.state
+        lc.inject("drop", entry="artifact", times=10)
+        with pytest.raises(tcmodel.ConnectionFailed):
+            run.log()  # not "no log": the queue could not be reached
+        lc.clear_faults()
+        assert run.log() == "fine\n"
+
+
+def test_signed_url_uses_the_transport_clock(lc: LocalCluster) -> None:
+    import httpx
+
+    from tcmodel.testing.worker import Worker
+
+    with lc.connect() as c, Worker(lc, QUEUE) as worker:
+        task = c.create_task(task_queue_id=QUEUE, payload={}, name="signed")
+        worker.run(task.task_id, artifacts={"private/a.txt": "secret"})
+        lc.advance(3600)
+        url = c.task(task.task_id).latest_artifact("private/a.txt").signed_url(600)
+        with httpx.Client(follow_redirects=True) as anon:
+            assert anon.get(url).text == "secret"

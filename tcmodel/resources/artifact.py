@@ -92,7 +92,7 @@ class Artifact(Resource):
         info: ArtifactInfo | None = None,
         task: Task | None = None,
     ) -> None:
-        self.task_id = check_slug_id(task_id, "taskId")
+        self._task_id = check_slug_id(task_id, "taskId")
         self._run_id = None if run_id is None else check_run_id(run_id)
         self._name = _check_name(name)
         if task is not None and task.task_id != self.task_id:
@@ -103,6 +103,15 @@ class Artifact(Resource):
         self._run_handle: Run | None = None
 
     # identity
+
+    @property
+    def task_id(self) -> str:
+        """The id of the artifact's task (read-only).
+
+        Example:
+            >>> # art.task_id  ->  'Dx4tPEtaRpeIeWpbTD0uHw'
+        """
+        return self._task_id
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("taskId", self.task_id), ("runId", self._run_id), ("name", self._name))

@@ -60,8 +60,17 @@ class Namespace(Resource):
         self, cluster: Cluster, namespace: str = "", *, info: NamespaceInfo | None = None
     ) -> None:
         super().__init__(cluster)
-        self.namespace = _check_namespace(namespace)
+        self._namespace = _check_namespace(namespace)
         self.info = info
+
+    @property
+    def namespace(self) -> str:
+        """The dotted namespace (its identity; read-only).
+
+        Example:
+            >>> # cluster.index("a.b").namespace  ->  'a.b'
+        """
+        return self._namespace
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("namespace", self.namespace),)

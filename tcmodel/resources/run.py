@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tcmodel.errors import NotFound
+from tcmodel.errors import ConnectionFailed, NotFound
 from tcmodel.models import ArtifactInfo, RunInfo
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.transport import Call
+from tcmodel.urls import origin_of
 from tcmodel.utils import check_run_id
 
 if TYPE_CHECKING:
@@ -45,9 +46,27 @@ class Run(Resource):
 
     def __init__(self, task: Task, run_id: int, *, info: RunInfo | None = None) -> None:
         super().__init__(task.cluster)
-        self.task = task
-        self.run_id = check_run_id(run_id)
+        self._task = task
+        self._run_id = check_run_id(run_id)
         self._info = info
+
+    @property
+    def run_id(self) -> int:
+        """The run's number, from 0 (read-only).
+
+        Example:
+            >>> # task.run(0).run_id  ->  0
+        """
+        return self._run_id
+
+    @property
+    def task(self) -> Task:
+        """The task this run belongs to (read-only).
+
+        Example:
+            >>> # run.task  ->  <Task taskId=...>
+        """
+        return self._task
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("taskId", self.task.task_id), ("runId", self.run_id))
@@ -252,7 +271,13 @@ class Run(Resource):
         for name in LOG_NAMES:
             try:
                 return self.artifact(name).read_text(errors="replace")
-            except NO_LOG:
+            except NO_LOG as err:
+                # A live log on a worker that is gone is no log; the queue
+                # itself being unreachable is an outage, and is raised.
+                if isinstance(err, ConnectionFailed) and origin_of(err.url) == origin_of(
+                    self.cluster.root_url
+                ):
+                    raise
                 continue
         raise self._no_log()
 

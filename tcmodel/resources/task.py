@@ -138,10 +138,19 @@ class Task(Resource):
         batch: TaskBatch | None = None,
     ) -> None:
         super().__init__(cluster)
-        self.task_id = check_slug_id(task_id, "taskId")
+        self._task_id = check_slug_id(task_id, "taskId")
         self._definition = definition
         self._status = status
         self._batch = batch
+
+    @property
+    def task_id(self) -> str:
+        """The task's id (its identity; read-only).
+
+        Example:
+            >>> # task.task_id  ->  'Dx4tPEtaRpeIeWpbTD0uHw'
+        """
+        return self._task_id
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("taskId", self.task_id),)

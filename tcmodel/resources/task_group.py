@@ -43,8 +43,17 @@ class TaskGroup(Resource):
         self, cluster: Cluster, task_group_id: str, *, info: TaskGroupInfo | None = None
     ) -> None:
         super().__init__(cluster)
-        self.task_group_id = check_slug_id(task_group_id, "taskGroupId")
+        self._task_group_id = check_slug_id(task_group_id, "taskGroupId")
         self._info = info
+
+    @property
+    def task_group_id(self) -> str:
+        """The group's id (its identity; read-only).
+
+        Example:
+            >>> # group.task_group_id  ->  'XDqefRsvTG6ajX5vWks8LQ'
+        """
+        return self._task_group_id
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("taskGroupId", self.task_group_id),)
