@@ -23,11 +23,11 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
-__all__ = ["DROP", "HTTPStub", "Recorded", "Reply", "error_body"]
+__all__ = ["DROP", "HTTPStub", "Recorded", "Reply", "error_body", "serving"]
 
 DROP: Literal["drop"] = "drop"
 
@@ -176,6 +176,22 @@ class HTTPStub:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+S = TypeVar("S", bound=ThreadingHTTPServer)
+
+
+@contextlib.contextmanager
+def serving(server: S) -> Iterator[S]:
+    """Run ``server`` in a thread for the duration of a ``with`` block."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def serve() -> Iterator[HTTPStub]:

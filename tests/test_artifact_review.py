@@ -5,7 +5,6 @@ downloads, resuming after a complete body, async twins, lenient decoding."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from httpstub import serving
 
 import tcmodel
 from tcmodel.resources.artifact import Artifact
@@ -238,12 +238,8 @@ class _Server(ThreadingHTTPServer):
 @pytest.fixture
 def origin() -> Iterator[_Server]:
     server = _Server()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import random
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ from typing import Any
 
 import attrs
 import pytest
+from httpstub import serving
 
 import tcmodel
 from tcmodel.download import (
@@ -151,12 +151,8 @@ def _routes() -> dict[str, Route]:
 def origin() -> Iterator[_Server]:
     server = _Server()
     server.routes = _routes()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 # -- a cluster with artifacts -----------------------------------------------------------
