@@ -509,7 +509,7 @@ def read_artifact_op(
     """
     call = artifact_call(task_id, run_id, name)
     answer = yield from transport.call(call)
-    content = ArtifactContent.from_json(answer)
+    content = ArtifactContent._from_json(answer)
     what = str(call)
     kind = content.storage_type
     if kind == "error":

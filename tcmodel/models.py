@@ -1,7 +1,7 @@
 """Frozen value classes for the data the Taskcluster services answer with.
 
 Each class is built from a JSON object with :meth:`from_json
-<TaskStatus.from_json>`, which maps the camelCase keys to snake_case fields,
+<TaskStatus._from_json>`, which maps the camelCase keys to snake_case fields,
 parses dates into aware UTC datetimes and lists into tuples, and keeps the
 object as it came in ``.raw`` (unknown keys included). ``.raw`` takes no part
 in equality, hashing or ``repr``; neither do the dict fields (``payload``,
@@ -17,7 +17,7 @@ and friends. Data that does not fit raises :class:`ModelDataError` (a
 ``ValueError``) naming the class and key.
 
 Example:
-    >>> run = RunInfo.from_json({
+    >>> run = from_json(RunInfo, {
     ...     "runId": 0, "state": "completed", "reasonCreated": "scheduled",
     ...     "reasonResolved": "completed", "scheduled": "2024-01-31T12:00:00.000Z",
     ...     "started": "2024-01-31T12:00:05.000Z", "resolved": "2024-01-31T12:01:35.000Z",
@@ -74,6 +74,7 @@ __all__ = [
     "TaskQueueCounts",
     "TaskState",
     "TaskStatus",
+    "from_json",
 ]
 
 TaskState = Literal["unscheduled", "pending", "running", "completed", "failed", "exception"]
@@ -119,7 +120,7 @@ class ModelDataError(TaskclusterError, ValueError):
     the wrong type or form.
 
     Example:
-        >>> NamespaceInfo.from_json({"namespace": "a.b", "name": "b"})
+        >>> from_json(NamespaceInfo, {"namespace": "a.b", "name": "b"})
         Traceback (most recent call last):
         ...
         tcmodel.models.ModelDataError: NamespaceInfo: missing required key(s) 'expires'
@@ -180,7 +181,7 @@ def _converter(hint: Any) -> _Convert:
     if hint is datetime:
         return _date
     if isinstance(hint, type) and issubclass(hint, _Model):
-        return hint.from_json
+        return hint._from_json
     return _expect((hint,))
 
 
@@ -236,26 +237,13 @@ def _url_repr(url: str) -> str:
 
 @attrs.frozen(repr=False)
 class _Model:
-    """What the models share: ``raw``, :meth:`from_json` and a compact repr."""
+    """What the models share: ``raw``, :func:`from_json` and a compact repr."""
 
     raw: dict[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False, repr=False)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Build an instance from a JSON object as the service sends it.
-
-        Keys are camelCase, dates RFC 3339 strings; a ``null`` counts as
-        missing. Unknown keys are kept, in ``raw`` only.
-
-        Example:
-            >>> TaskQueueCounts.from_json({"taskQueueId": "proj/linux", "pendingTasks": 3,
-            ...     "claimedTasks": 1, "provisionerId": "proj", "workerType": "linux"})
-            TaskQueueCounts(task_queue_id='proj/linux', pending_tasks=3, claimed_tasks=1)
-            >>> RunInfo.from_json({"runId": "0", "state": "pending"})
-            Traceback (most recent call last):
-            ...
-            tcmodel.models.ModelDataError: RunInfo: bad 'runId': expected int, got '0'
-        """
+    def _from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build an instance from a JSON object (see :func:`from_json`)."""
         if not isinstance(data, Mapping):
             raise ModelDataError(f"{cls.__name__}: expected a JSON object, got {data!r}")
         values: dict[str, Any] = {}
@@ -286,6 +274,28 @@ class _Model:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
+M = typing.TypeVar("M", bound=_Model)
+
+
+def from_json(model: type[M], data: Mapping[str, Any]) -> M:
+    """Build a ``model`` instance from a JSON object as the service sends it.
+
+    Keys are camelCase, dates RFC 3339 strings; a ``null`` counts as
+    missing. Unknown keys are kept, in ``raw`` only. (A module-level
+    function, so that tab completion on a model offers its data only.)
+
+    Example:
+        >>> from_json(TaskQueueCounts, {"taskQueueId": "proj/linux", "pendingTasks": 3,
+        ...     "claimedTasks": 1, "provisionerId": "proj", "workerType": "linux"})
+        TaskQueueCounts(task_queue_id='proj/linux', pending_tasks=3, claimed_tasks=1)
+        >>> from_json(RunInfo, {"runId": "0", "state": "pending"})
+        Traceback (most recent call last):
+        ...
+        tcmodel.models.ModelDataError: RunInfo: bad 'runId': expected int, got '0'
+    """
+    return model._from_json(data)
+
+
 # --- queue: tasks, runs, artifacts, groups ------------------------------------
 
 
@@ -294,7 +304,7 @@ class TaskMetadata(_Model):
     """The human-readable ``metadata`` of a task definition.
 
     Example:
-        >>> TaskMetadata.from_json({"name": "build", "description": "Build it",
+        >>> from_json(TaskMetadata, {"name": "build", "description": "Build it",
         ...     "owner": "dev@example.com", "source": "https://example.com/ci.yml"})
         TaskMetadata(name='build', owner='dev@example.com')
     """
@@ -311,7 +321,7 @@ class TaskDefinition(_Model):
     task-group listings and claimed work).
 
     Example:
-        >>> task = TaskDefinition.from_json({
+        >>> task = from_json(TaskDefinition, {
         ...     "taskQueueId": "proj/linux", "provisionerId": "proj", "workerType": "linux",
         ...     "schedulerId": "-", "projectId": "none", "taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
         ...     "dependencies": [], "requires": "all-completed", "routes": ["index.a.b"],
@@ -363,7 +373,7 @@ class RunInfo(_Model):
     """One run of a task, as listed in its status.
 
     Example:
-        >>> run = RunInfo.from_json({"runId": 1, "state": "running", "reasonCreated": "retry",
+        >>> run = from_json(RunInfo, {"runId": 1, "state": "running", "reasonCreated": "retry",
         ...     "workerGroup": "us-east1", "workerId": "i-0abc",
         ...     "scheduled": "2024-01-31T12:00:00.000Z", "started": "2024-01-31T12:00:02.000Z",
         ...     "takenUntil": "2024-01-31T12:20:02.000Z"})
@@ -387,7 +397,7 @@ class RunInfo(_Model):
         """Whether the run has ended (``completed``, ``failed`` or ``exception``).
 
         Example:
-            >>> RunInfo.from_json({"runId": 0, "state": "failed", "reasonCreated": "scheduled",
+            >>> from_json(RunInfo, {"runId": 0, "state": "failed", "reasonCreated": "scheduled",
             ...     "scheduled": "2024-01-31T12:00:00Z"}).is_resolved
             True
         """
@@ -399,7 +409,7 @@ class RunInfo(_Model):
         unless it has both (a run cancelled while pending never started).
 
         Example:
-            >>> RunInfo.from_json({"runId": 0, "state": "completed", "reasonCreated": "scheduled",
+            >>> from_json(RunInfo, {"runId": 0, "state": "completed", "reasonCreated": "scheduled",
             ...     "scheduled": "2024-01-31T12:00:00Z", "started": "2024-01-31T12:00:10Z",
             ...     "resolved": "2024-01-31T12:01:40Z"}).duration
             datetime.timedelta(seconds=90)
@@ -415,7 +425,7 @@ class TaskStatus(_Model):
     task-group listings and claimed work.
 
     Example:
-        >>> status = TaskStatus.from_json({
+        >>> status = from_json(TaskStatus, {
         ...     "taskId": "fN1SbArXTPSVFNUvaOlinQ", "provisionerId": "proj",
         ...     "workerType": "linux", "taskQueueId": "proj/linux", "schedulerId": "-",
         ...     "projectId": "none", "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ",
@@ -452,7 +462,7 @@ state='completed', runs=[exception/claim-expired, completed])
         """The last run, or ``None`` for an unscheduled task.
 
         Example:
-            >>> TaskStatus.from_json({"taskId": "fN1SbArXTPSVFNUvaOlinQ",
+            >>> from_json(TaskStatus, {"taskId": "fN1SbArXTPSVFNUvaOlinQ",
             ...     "provisionerId": "p", "workerType": "w", "taskQueueId": "p/w",
             ...     "schedulerId": "-", "projectId": "none",
             ...     "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ", "retriesLeft": 5,
@@ -467,7 +477,7 @@ state='completed', runs=[exception/claim-expired, completed])
         """Whether the task is ``completed``, ``failed`` or ``exception``.
 
         Example:
-            >>> TaskStatus.from_json({"taskId": "fN1SbArXTPSVFNUvaOlinQ",
+            >>> from_json(TaskStatus, {"taskId": "fN1SbArXTPSVFNUvaOlinQ",
             ...     "provisionerId": "p", "workerType": "w", "taskQueueId": "p/w",
             ...     "schedulerId": "-", "projectId": "none",
             ...     "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ", "retriesLeft": 5,
@@ -485,7 +495,7 @@ state='completed', runs=[exception/claim-expired, completed])
         never resolved while an automatic retry is due.
 
         Example:
-            >>> TaskStatus.from_json({"taskId": "fN1SbArXTPSVFNUvaOlinQ",
+            >>> from_json(TaskStatus, {"taskId": "fN1SbArXTPSVFNUvaOlinQ",
             ...     "provisionerId": "p", "workerType": "w", "taskQueueId": "p/w",
             ...     "schedulerId": "-", "projectId": "none",
             ...     "taskGroupId": "fN1SbArXTPSVFNUvaOlinQ", "retriesLeft": 5,
@@ -501,7 +511,7 @@ class ArtifactInfo(_Model):
     """An artifact's metadata, as ``listArtifacts`` and ``artifactInfo`` give it.
 
     Example:
-        >>> art = ArtifactInfo.from_json({"storageType": "s3", "name": "public/logs/live.log",
+        >>> art = from_json(ArtifactInfo, {"storageType": "s3", "name": "public/logs/live.log",
         ...     "expires": "2025-01-31T12:00:00.000Z", "contentType": "text/plain",
         ...     "contentLength": 1024})
         >>> art.is_public, art.content_length
@@ -522,7 +532,7 @@ content_type='text/plain', expires=2025-01-31T12:00:00Z, content_length=1024)
         """Whether the name is under ``public/``, which anyone may read by convention.
 
         Example:
-            >>> ArtifactInfo.from_json({"storageType": "s3", "name": "private/key.pem",
+            >>> from_json(ArtifactInfo, {"storageType": "s3", "name": "private/key.pem",
             ...     "expires": "2025-01-31T12:00:00Z", "contentType": "text/plain"}).is_public
             False
         """
@@ -540,14 +550,14 @@ class ArtifactContent(_Model):
     repr, and a URL shows without its (possibly signing) query.
 
     Example:
-        >>> content = ArtifactContent.from_json({"storageType": "object",
+        >>> content = from_json(ArtifactContent, {"storageType": "object",
         ...     "name": "t/fN1SbArXTPSVFNUvaOlinQ/0/public/build.tar.gz",
         ...     "credentials": {"clientId": "artifact-download/x", "accessToken": "s3cr3t",
         ...                     "certificate": "{}"}})
         >>> content
         ArtifactContent(storage_type='object', \
 name='t/fN1SbArXTPSVFNUvaOlinQ/0/public/build.tar.gz')
-        >>> ArtifactContent.from_json({"storageType": "s3",
+        >>> from_json(ArtifactContent, {"storageType": "s3",
         ...     "url": "https://bucket.example.com/a?X-Amz-Signature=abc"})
         ArtifactContent(storage_type='s3', url='https://bucket.example.com/a?…')
     """
@@ -564,7 +574,7 @@ name='t/fN1SbArXTPSVFNUvaOlinQ/0/public/build.tar.gz')
         """Whether this is an ``error`` artifact (see ``reason`` and ``message``).
 
         Example:
-            >>> ArtifactContent.from_json({"storageType": "error",
+            >>> from_json(ArtifactContent, {"storageType": "error",
             ...     "reason": "file-missing-on-worker", "message": "no such file"}).is_error
             True
         """
@@ -576,7 +586,7 @@ class TaskGroupInfo(_Model):
     """A task group, as ``getTaskGroup`` (or a ``listTaskGroup`` page) gives it.
 
     Example:
-        >>> group = TaskGroupInfo.from_json({"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+        >>> group = from_json(TaskGroupInfo, {"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
         ...     "schedulerId": "-", "expires": "2025-02-01T13:00:00.000Z",
         ...     "sealed": "2024-01-31T12:00:00.000Z"})
         >>> group.is_sealed, group.sealed.year
@@ -593,7 +603,7 @@ class TaskGroupInfo(_Model):
         """Whether the group is sealed: no task may be added to it any more.
 
         Example:
-            >>> TaskGroupInfo.from_json({"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+            >>> from_json(TaskGroupInfo, {"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
             ...     "schedulerId": "-", "expires": "2025-02-01T13:00:00Z"}).is_sealed
             False
         """
@@ -605,7 +615,7 @@ class TaskGroupCancellation(_Model):
     """What ``cancelTaskGroup`` answers.
 
     Example:
-        >>> TaskGroupCancellation.from_json({"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
+        >>> from_json(TaskGroupCancellation, {"taskGroupId": "XDqefRsvTG6ajX5vWks8LQ",
         ...     "taskGroupSize": 3, "cancelledCount": 1, "taskIds": ["fN1SbArXTPSVFNUvaOlinQ"]})
         TaskGroupCancellation(task_group_id='XDqefRsvTG6ajX5vWks8LQ', task_group_size=3, \
 cancelled_count=1, task_ids=('fN1SbArXTPSVFNUvaOlinQ',))
@@ -622,7 +632,7 @@ class TaskQueueCounts(_Model):
     """How many tasks of a task queue are pending and claimed (``taskQueueCounts``).
 
     Example:
-        >>> TaskQueueCounts.from_json({"taskQueueId": "proj/linux", "pendingTasks": 0,
+        >>> from_json(TaskQueueCounts, {"taskQueueId": "proj/linux", "pendingTasks": 0,
         ...     "claimedTasks": 2}).claimed_tasks
         2
     """
@@ -640,7 +650,7 @@ class IndexedTask(_Model):
     """An index entry, as ``findTask`` and ``listTasks`` give it.
 
     Example:
-        >>> entry = IndexedTask.from_json({"namespace": "proj.latest.build",
+        >>> entry = from_json(IndexedTask, {"namespace": "proj.latest.build",
         ...     "taskId": "fN1SbArXTPSVFNUvaOlinQ", "rank": 1706702400, "data": {"rev": "abc"},
         ...     "expires": "2025-02-01T00:00:00.000Z"})
         >>> entry.task_id, entry.data["rev"]
@@ -659,7 +669,7 @@ class NamespaceInfo(_Model):
     """A namespace of the index, as ``listNamespaces`` gives it.
 
     Example:
-        >>> NamespaceInfo.from_json({"namespace": "proj.latest", "name": "latest",
+        >>> from_json(NamespaceInfo, {"namespace": "proj.latest", "name": "latest",
         ...     "expires": "2025-02-02T00:00:00.000Z"})
         NamespaceInfo(namespace='proj.latest', name='latest', expires=2025-02-02T00:00:00Z)
     """
@@ -674,7 +684,7 @@ class ObjectMetadata(_Model):
     """An object's metadata, as the object service's ``object`` call gives it.
 
     Example:
-        >>> meta = ObjectMetadata.from_json({"projectId": "none",
+        >>> meta = from_json(ObjectMetadata, {"projectId": "none",
         ...     "expires": "2025-01-31T12:00:00.000Z", "hashes": {"sha256": "ab" * 32}})
         >>> sorted(meta.hashes), meta.project_id
         (['sha256'], 'none')

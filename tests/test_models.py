@@ -225,9 +225,9 @@ def test_fixture_matches_real_schema_and_parses(
     model: Any, data: dict[str, Any], service: str, schema: str, wrap: Callable[[Any], Any]
 ) -> None:
     validate(service, schema, wrap(data))
-    obj = model.from_json(data)
+    obj = model._from_json(data)
     assert obj.raw == data
-    assert model.from_json(data) == obj
+    assert model._from_json(data) == obj
 
 
 def test_ids_in_fixtures_are_slug_ids() -> None:
@@ -238,7 +238,7 @@ def test_ids_in_fixtures_are_slug_ids() -> None:
 
 
 def test_task_definition_fields() -> None:
-    task = TaskDefinition.from_json(TASK)
+    task = TaskDefinition._from_json(TASK)
     assert task.task_queue_id == "proj-ci/b-linux"
     assert (task.provisioner_id, task.worker_type) == ("proj-ci", "b-linux")
     assert task.scheduler_id == "gecko-level-3"
@@ -267,7 +267,7 @@ def test_task_definition_fields() -> None:
 
 
 def test_task_status_and_runs() -> None:
-    status = TaskStatus.from_json(STATUS)
+    status = TaskStatus._from_json(STATUS)
     assert status.task_id == TASK_ID
     assert status.task_queue_id == "proj-ci/b-linux"
     assert (status.provisioner_id, status.worker_type) == ("proj-ci", "b-linux")
@@ -297,7 +297,7 @@ def test_task_status_and_runs() -> None:
 
 
 def test_unscheduled_task_has_no_latest_run() -> None:
-    status = TaskStatus.from_json({**STATUS, "state": "unscheduled", "runs": []})
+    status = TaskStatus._from_json({**STATUS, "state": "unscheduled", "runs": []})
     assert status.runs == ()
     assert status.latest_run is None
     assert not status.is_resolved and not status.is_final
@@ -305,14 +305,14 @@ def test_unscheduled_task_has_no_latest_run() -> None:
 
 @pytest.mark.parametrize("state", TASK_STATES)
 def test_is_resolved_by_state(state: str) -> None:
-    assert TaskStatus.from_json({**STATUS, "state": state}).is_resolved == (
+    assert TaskStatus._from_json({**STATUS, "state": state}).is_resolved == (
         state in ("completed", "failed", "exception")
     )
 
 
 @pytest.mark.parametrize("state", RUN_STATES)
 def test_run_is_resolved_by_state(state: str) -> None:
-    run = RunInfo.from_json({**RUN_COMPLETED, "state": state})
+    run = RunInfo._from_json({**RUN_COMPLETED, "state": state})
     assert run.is_resolved == (state in RESOLVED_STATES)
 
 
@@ -336,7 +336,7 @@ PENDING_RERUN = {
     ("data", "resolved"), [(CANCELLED_WHILE_PENDING, True), (PENDING_RERUN, False)]
 )
 def test_run_that_never_started_has_no_duration(data: dict[str, Any], resolved: bool) -> None:
-    run = RunInfo.from_json(data)
+    run = RunInfo._from_json(data)
     assert run.started is None and run.worker_id is None and run.taken_until is None
     assert run.duration is None
     assert run.is_resolved is resolved
@@ -344,46 +344,46 @@ def test_run_that_never_started_has_no_duration(data: dict[str, Any], resolved: 
 
 
 def test_artifact_info() -> None:
-    art = ArtifactInfo.from_json(ARTIFACT)
+    art = ArtifactInfo._from_json(ARTIFACT)
     assert art.name == "public/build/target.tar.bz2"
     assert art.storage_type == "s3"
     assert art.content_type == "application/x-bzip2"
     assert art.expires == utc(2025, 1, 31, 12)
     assert art.content_length == 82_000_000
     assert art.is_public
-    log = ArtifactInfo.from_json(LOG_ARTIFACT)
+    log = ArtifactInfo._from_json(LOG_ARTIFACT)
     assert log.content_length is None
-    assert not ArtifactInfo.from_json({**ARTIFACT, "name": "private/build/x"}).is_public
-    assert not ArtifactInfo.from_json({**ARTIFACT, "name": "publicity/x"}).is_public
+    assert not ArtifactInfo._from_json({**ARTIFACT, "name": "private/build/x"}).is_public
+    assert not ArtifactInfo._from_json({**ARTIFACT, "name": "publicity/x"}).is_public
 
 
 def test_task_group_info() -> None:
-    group = TaskGroupInfo.from_json(TASK_GROUP)
+    group = TaskGroupInfo._from_json(TASK_GROUP)
     assert group.task_group_id == GROUP_ID
     assert group.scheduler_id == "gecko-level-3"
     assert group.expires == utc(2025, 1, 31, 13)
     assert group.sealed == utc(2024, 1, 31, 14)
     assert group.is_sealed
     unsealed = {k: v for k, v in TASK_GROUP.items() if k != "sealed"}
-    assert not TaskGroupInfo.from_json(unsealed).is_sealed
+    assert not TaskGroupInfo._from_json(unsealed).is_sealed
 
 
 def test_task_group_info_from_a_list_page() -> None:
     page = {**TASK_GROUP, "tasks": [{"status": STATUS, "task": TASK}], "continuationToken": "x"}
     validate("queue", "list-task-group-response.json", page)
-    group = TaskGroupInfo.from_json(page)
-    assert group == TaskGroupInfo.from_json(TASK_GROUP)
+    group = TaskGroupInfo._from_json(page)
+    assert group == TaskGroupInfo._from_json(TASK_GROUP)
     assert group.raw["continuationToken"] == "x"
 
 
 def test_task_group_cancellation() -> None:
-    c = TaskGroupCancellation.from_json(CANCELLATION)
+    c = TaskGroupCancellation._from_json(CANCELLATION)
     assert (c.task_group_id, c.task_group_size, c.cancelled_count) == (GROUP_ID, 3, 2)
     assert c.task_ids == (TASK_ID, OTHER_ID)
 
 
 def test_task_queue_counts() -> None:
-    counts = TaskQueueCounts.from_json(QUEUE_COUNTS)
+    counts = TaskQueueCounts._from_json(QUEUE_COUNTS)
     assert (counts.task_queue_id, counts.pending_tasks, counts.claimed_tasks) == (
         "proj-ci/b-linux",
         12,
@@ -392,40 +392,40 @@ def test_task_queue_counts() -> None:
 
 
 def test_indexed_task_and_namespace() -> None:
-    entry = IndexedTask.from_json(INDEXED)
+    entry = IndexedTask._from_json(INDEXED)
     assert entry.namespace == "gecko.v2.try.latest.build"
     assert entry.task_id == TASK_ID
     assert entry.rank == 1706702400 and isinstance(entry.rank, int)
     assert entry.data == {"revision": "abc123"}
     assert entry.expires == utc(2025, 2, 1)
-    assert IndexedTask.from_json({**INDEXED, "rank": 2.5}).rank == 2.5
-    ns = NamespaceInfo.from_json(NAMESPACE)
+    assert IndexedTask._from_json({**INDEXED, "rank": 2.5}).rank == 2.5
+    ns = NamespaceInfo._from_json(NAMESPACE)
     assert (ns.namespace, ns.name, ns.expires) == ("gecko.v2.try", "try", utc(2025, 2, 2))
 
 
 def test_list_tasks_page_items_parse() -> None:
     page = {"tasks": [INDEXED, {**INDEXED, "namespace": "gecko.v2.try.b", "rank": 0}]}
     validate("index", "list-tasks-response.json", page)
-    entries = [IndexedTask.from_json(t) for t in page["tasks"]]
+    entries = [IndexedTask._from_json(t) for t in page["tasks"]]
     assert [e.rank for e in entries] == [1706702400, 0]
 
 
 def test_object_metadata() -> None:
-    meta = ObjectMetadata.from_json(OBJECT_META)
+    meta = ObjectMetadata._from_json(OBJECT_META)
     assert meta.project_id == "gecko"
     assert meta.expires == utc(2025, 1, 31, 12)
     assert meta.hashes == {"sha256": "a" * 64, "sha512": "b" * 128}
 
 
 def test_artifact_content_kinds() -> None:
-    obj = ArtifactContent.from_json(CONTENT_OBJECT)
+    obj = ArtifactContent._from_json(CONTENT_OBJECT)
     assert obj.storage_type == "object"
     assert obj.name == f"t/{TASK_ID}/1/public/build/target.tar.bz2"
     assert obj.credentials is not None and obj.credentials["accessToken"] == SECRET
     assert obj.url is None and obj.reason is None and not obj.is_error
-    s3 = ArtifactContent.from_json(CONTENT_S3)
+    s3 = ArtifactContent._from_json(CONTENT_S3)
     assert s3.url == CONTENT_S3["url"] and s3.credentials is None
-    err = ArtifactContent.from_json(CONTENT_ERROR)
+    err = ArtifactContent._from_json(CONTENT_ERROR)
     assert err.is_error
     assert err.reason == "file-missing-on-worker"
     assert err.message == CONTENT_ERROR["message"]
@@ -434,7 +434,7 @@ def test_artifact_content_kinds() -> None:
 def test_get_artifact_redirect_body_parses() -> None:
     body = {"storageType": "s3", "url": "https://bucket.example.com/public/x"}
     validate("queue", "get-artifact-response.json", body)
-    assert ArtifactContent.from_json(body).url == body["url"]
+    assert ArtifactContent._from_json(body).url == body["url"]
 
 
 def test_claimed_work_embeds_status_and_task() -> None:
@@ -448,9 +448,9 @@ def test_claimed_work_embeds_status_and_task() -> None:
         "credentials": {"clientId": "task-client/x", "accessToken": SECRET, "certificate": "{}"},
     }
     validate("queue", "claim-work-response.json", {"tasks": [claim]})
-    status = TaskStatus.from_json(claim["status"])
+    status = TaskStatus._from_json(claim["status"])
     assert status.latest_run is not None and status.latest_run.state == "running"
-    assert TaskDefinition.from_json(claim["task"]).name == METADATA["name"]
+    assert TaskDefinition._from_json(claim["task"]).name == METADATA["name"]
 
 
 # --- dates ----------------------------------------------------------------------
@@ -468,14 +468,14 @@ def test_claimed_work_embeds_status_and_task() -> None:
     ],
 )
 def test_dates_parse_to_aware_utc(text: str, expected: datetime) -> None:
-    ns = NamespaceInfo.from_json({**NAMESPACE, "expires": text})
+    ns = NamespaceInfo._from_json({**NAMESPACE, "expires": text})
     assert ns.expires == expected
     assert ns.expires.tzinfo is timezone.utc
     assert ns.raw["expires"] == text
 
 
 def test_all_dates_of_a_status_are_utc() -> None:
-    status = TaskStatus.from_json(STATUS)
+    status = TaskStatus._from_json(STATUS)
     dates = [status.deadline, status.expires]
     for run in status.runs:
         dates += [d for d in (run.scheduled, run.started, run.resolved, run.taken_until) if d]
@@ -486,7 +486,7 @@ def test_all_dates_of_a_status_are_utc() -> None:
 @pytest.mark.parametrize("bad", ["tomorrow", "2024-01-31", "2024-13-01T00:00:00Z", 1706702400])
 def test_bad_dates_are_refused(bad: Any) -> None:
     with pytest.raises(ModelDataError, match=r"NamespaceInfo: bad 'expires'"):
-        NamespaceInfo.from_json({**NAMESPACE, "expires": bad})
+        NamespaceInfo._from_json({**NAMESPACE, "expires": bad})
 
 
 # --- tolerance: unknown keys, missing optional keys, nulls ---------------------
@@ -494,26 +494,26 @@ def test_bad_dates_are_refused(bad: Any) -> None:
 
 def test_unknown_fields_are_kept_in_raw_only() -> None:
     data = {**STATUS, "futureField": {"x": 1}, "runs": [{**RUN_COMPLETED, "newRunKey": True}]}
-    status = TaskStatus.from_json(data)
+    status = TaskStatus._from_json(data)
     assert status.raw["futureField"] == {"x": 1}
     assert status.runs[0].raw["newRunKey"] is True
     assert not hasattr(status, "future_field")
-    assert status == TaskStatus.from_json({**STATUS, "runs": [RUN_COMPLETED]})
+    assert status == TaskStatus._from_json({**STATUS, "runs": [RUN_COMPLETED]})
 
 
 def test_raw_is_a_copy_of_the_input() -> None:
     data = copy.deepcopy(ARTIFACT)
-    art = ArtifactInfo.from_json(data)
+    art = ArtifactInfo._from_json(data)
     data["name"] = "changed"
     assert art.raw["name"] == "public/build/target.tar.bz2"
     assert isinstance(art.raw, dict)
 
 
 def test_new_states_and_reasons_pass_through() -> None:
-    run = RunInfo.from_json({**RUN_COMPLETED, "state": "paused", "reasonResolved": "new-reason"})
+    run = RunInfo._from_json({**RUN_COMPLETED, "state": "paused", "reasonResolved": "new-reason"})
     assert (run.state, run.reason_resolved) == ("paused", "new-reason")
     assert not run.is_resolved
-    art = ArtifactInfo.from_json({**ARTIFACT, "storageType": "future-store"})
+    art = ArtifactInfo._from_json({**ARTIFACT, "storageType": "future-store"})
     assert art.storage_type == "future-store"
 
 
@@ -533,7 +533,7 @@ def test_task_definition_missing_optional_fields() -> None:
         "deadline",
         "metadata",
     )
-    task = TaskDefinition.from_json({k: TASK[k] for k in required})
+    task = TaskDefinition._from_json({k: TASK[k] for k in required})
     assert task.project_id is None and task.expires is None
     assert task.dependencies == task.routes == task.scopes == ()
     assert task.payload == task.tags == task.extra == {}
@@ -560,15 +560,15 @@ def test_task_definition_missing_optional_fields() -> None:
 def test_missing_optional_fields_default(
     model: Any, data: dict[str, Any], drop: list[str], defaults: dict[str, Any]
 ) -> None:
-    obj = model.from_json({k: v for k, v in data.items() if k not in drop})
+    obj = model._from_json({k: v for k, v in data.items() if k not in drop})
     assert {name: getattr(obj, name) for name in defaults} == defaults
 
 
 def test_null_counts_as_missing() -> None:
-    art = ArtifactInfo.from_json({**ARTIFACT, "contentLength": None})
+    art = ArtifactInfo._from_json({**ARTIFACT, "contentLength": None})
     assert art.content_length is None
     with pytest.raises(ModelDataError, match=r"missing required key\(s\) 'name'"):
-        ArtifactInfo.from_json({**ARTIFACT, "name": None})
+        ArtifactInfo._from_json({**ARTIFACT, "name": None})
 
 
 # --- bad data -------------------------------------------------------------------
@@ -576,7 +576,7 @@ def test_null_counts_as_missing() -> None:
 
 def test_missing_required_keys_are_named() -> None:
     with pytest.raises(ModelDataError) as info:
-        TaskStatus.from_json({"taskId": TASK_ID})
+        TaskStatus._from_json({"taskId": TASK_ID})
     message = str(info.value)
     assert message.startswith("TaskStatus: missing required key(s) ")
     for key in ("taskQueueId", "retriesLeft", "state", "deadline"):
@@ -603,20 +603,20 @@ def test_missing_required_keys_are_named() -> None:
 )
 def test_bad_values_are_refused(model: Any, data: dict[str, Any], match: str) -> None:
     with pytest.raises(ModelDataError, match=match):
-        model.from_json(data)
+        model._from_json(data)
 
 
 @pytest.mark.parametrize("data", [None, [], "x", 1])
 def test_non_objects_are_refused(data: Any) -> None:
     with pytest.raises(ModelDataError, match="ArtifactInfo: expected a JSON object"):
-        ArtifactInfo.from_json(data)
+        ArtifactInfo._from_json(data)
 
 
 # --- value semantics --------------------------------------------------------------
 
 
 ALL_OBJECTS = [
-    pytest.param(c[0].from_json(c[1]), id=i) for c, i in zip(CASES, CASE_IDS, strict=True)
+    pytest.param(c[0]._from_json(c[1]), id=i) for c, i in zip(CASES, CASE_IDS, strict=True)
 ]
 
 
@@ -638,12 +638,12 @@ def test_frozen_and_picklable(obj: Any) -> None:
 
 
 def test_different_values_are_unequal() -> None:
-    status = TaskStatus.from_json(STATUS)
-    assert status != TaskStatus.from_json({**STATUS, "retriesLeft": 3})
-    assert status != TaskStatus.from_json({**STATUS, "runs": [RUN_FAILED_OVER]})
+    status = TaskStatus._from_json(STATUS)
+    assert status != TaskStatus._from_json({**STATUS, "retriesLeft": 3})
+    assert status != TaskStatus._from_json({**STATUS, "runs": [RUN_FAILED_OVER]})
     # dict fields count for equality even though they do not take part in hashing
-    task = TaskDefinition.from_json(TASK)
-    other = TaskDefinition.from_json({**TASK, "payload": {"command": ["true"]}})
+    task = TaskDefinition._from_json(TASK)
+    other = TaskDefinition._from_json({**TASK, "payload": {"command": ["true"]}})
     assert task != other
     assert hash(task) == hash(other)
 
@@ -651,7 +651,7 @@ def test_different_values_are_unequal() -> None:
 def test_direct_construction() -> None:
     run = RunInfo(run_id=0, state="pending", reason_created="scheduled", scheduled=utc(2024, 1, 1))
     assert run.raw == {}
-    assert run == RunInfo.from_json(
+    assert run == RunInfo._from_json(
         {
             "runId": 0,
             "state": "pending",
@@ -674,35 +674,35 @@ def test_repr_is_compact(obj: Any) -> None:
 
 
 def test_repr_hides_credentials_and_signatures() -> None:
-    obj = ArtifactContent.from_json(CONTENT_OBJECT)
+    obj = ArtifactContent._from_json(CONTENT_OBJECT)
     text = repr(obj) + str(obj)
     assert SECRET not in text and "accessToken" not in text and "credentials" not in text
-    s3 = repr(ArtifactContent.from_json(CONTENT_S3))
+    s3 = repr(ArtifactContent._from_json(CONTENT_S3))
     assert "deadbeef" not in s3 and "Signature" not in s3
     assert "https://bucket.s3.amazonaws.com/private/a?…" in s3
-    reference = repr(ArtifactContent.from_json(CONTENT_REFERENCE))
+    reference = repr(ArtifactContent._from_json(CONTENT_REFERENCE))
     assert "https://worker.example.com:60023/log'" in reference
 
 
 def test_repr_shows_the_useful_fields() -> None:
-    assert repr(TaskStatus.from_json(STATUS)) == (
+    assert repr(TaskStatus._from_json(STATUS)) == (
         f"TaskStatus(task_id='{TASK_ID}', task_queue_id='proj-ci/b-linux', state='completed', "
         "runs=[exception/claim-expired, completed])"
     )
-    assert repr(RunInfo.from_json(RUN_FAILED_OVER)) == (
+    assert repr(RunInfo._from_json(RUN_FAILED_OVER)) == (
         "RunInfo(run_id=0, state='exception', reason_created='scheduled', "
         "reason_resolved='claim-expired', worker_id='i-0123456789abcdef0', "
         "scheduled=2024-01-31T12:00:00Z, started=2024-01-31T12:01:00Z, "
         "resolved=2024-01-31T12:21:00.500000Z)"
     )
-    text = repr(TaskDefinition.from_json(TASK))
+    text = repr(TaskDefinition._from_json(TASK))
     assert "payload" not in text and "make" not in text
     assert "name='build-linux64/opt'" in text
 
 
 def test_repr_shows_the_latest_runs() -> None:
     runs = [{**RUN_FAILED_OVER, "runId": i} for i in range(4)] + [RUN_COMPLETED]
-    text = repr(TaskStatus.from_json({**STATUS, "runs": runs}))
+    text = repr(TaskStatus._from_json({**STATUS, "runs": runs}))
     assert text.endswith(
         "runs=[… 2 earlier, exception/claim-expired, exception/claim-expired, completed])"
     )
@@ -710,7 +710,7 @@ def test_repr_shows_the_latest_runs() -> None:
 
 def test_repr_shortens_long_tuples() -> None:
     ids = [TASK_ID] * 5
-    text = repr(TaskGroupCancellation.from_json({**CANCELLATION, "taskIds": ids}))
+    text = repr(TaskGroupCancellation._from_json({**CANCELLATION, "taskIds": ids}))
     assert text.endswith(f"task_ids=('{TASK_ID}', '{TASK_ID}', '{TASK_ID}', … 2 more))")
 
 

@@ -192,7 +192,7 @@ class Artifact(Resource):
 
     def _load_info(self) -> Op[ArtifactInfo]:
         call = artifact_call(self.task_id, self._run_id, self._name, kind="info")
-        return map_op(self._transport.call(call), ArtifactInfo.from_json)
+        return map_op(self._transport.call(call), ArtifactInfo._from_json)
 
     @property
     def info(self) -> ArtifactInfo:

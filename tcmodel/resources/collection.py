@@ -11,8 +11,8 @@ Example:
     >>> group = tcmodel.Cluster.from_url("https://tc.example.com").task_group(
     ...     "XDqefRsvTG6ajX5vWks8LQ")
     >>> failed = group.tasks().filter(state="failed").limit(10)
-    >>> failed.max_items, failed.filters
-    (10, (('state', 'failed'),))
+    >>> failed  # doctest: +ELLIPSIS
+    <Listing queue.listTaskGroup(...) filter(state='failed') limit(10)>
 """
 
 from __future__ import annotations
@@ -48,16 +48,18 @@ class Listing(Generic[T]):
         <Listing queue.listDependentTasks(taskId='Dx4tPEtaRpeIeWpbTD0uHw') page_size(100)>
     """
 
-    transport: Transport
-    call: Call
-    items_key: str
-    make: Callable[[Any], T]
-    on_page: Callable[[Page], None] | None = None
-    filters: tuple[tuple[str, Any], ...] = ()
-    predicates: tuple[Callable[[T], bool], ...] = ()
-    max_items: int | None = None
-    size: int | None = None
-    item_type: type | None = None
+    # Private fields (their ``__init__`` arguments drop the ``_``), so that
+    # tab completion offers what a person does with a listing, not its parts.
+    _transport: Transport = attrs.field(alias="transport")
+    _call: Call = attrs.field(alias="call")
+    _items_key: str = attrs.field(alias="items_key")
+    _make: Callable[[Any], T] = attrs.field(alias="make")
+    _on_page: Callable[[Page], None] | None = attrs.field(default=None, alias="on_page")
+    _filters: tuple[tuple[str, Any], ...] = attrs.field(default=(), alias="filters")
+    _predicates: tuple[Callable[[T], bool], ...] = attrs.field(default=(), alias="predicates")
+    _max_items: int | None = attrs.field(default=None, alias="max_items")
+    _size: int | None = attrs.field(default=None, alias="size")
+    _item_type: type | None = attrs.field(default=None, alias="item_type")
 
     # chaining
 
@@ -69,15 +71,15 @@ class Listing(Generic[T]):
             >>> # group.tasks().filter(state=("failed", "exception"))
             >>> # group.tasks().filter(lambda t: t.name.startswith("test-"))
         """
-        if self.item_type is not None:
-            unknown = [f for f in fields if not hasattr(self.item_type, f)]
+        if self._item_type is not None:
+            unknown = [f for f in fields if not hasattr(self._item_type, f)]
             if unknown:
                 raise ValueError(
-                    f"{self.item_type.__name__} has no attribute {', '.join(map(repr, unknown))} "
+                    f"{self._item_type.__name__} has no attribute {', '.join(map(repr, unknown))} "
                     "to filter on"
                 )
-        preds = self.predicates + ((predicate,) if predicate is not None else ())
-        return attrs.evolve(self, filters=self.filters + tuple(fields.items()), predicates=preds)
+        preds = self._predicates + ((predicate,) if predicate is not None else ())
+        return attrs.evolve(self, filters=self._filters + tuple(fields.items()), predicates=preds)
 
     def limit(self, n: int) -> Listing[T]:
         """Stop after ``n`` items (after filtering); no page past them is fetched.
@@ -102,19 +104,19 @@ class Listing(Generic[T]):
     # iteration
 
     def _keep(self, item: T) -> bool:
-        return all(_matches(item, f, v) for f, v in self.filters) and all(
-            p(item) for p in self.predicates
+        return all(_matches(item, f, v) for f, v in self._filters) and all(
+            p(item) for p in self._predicates
         )
 
     def _walk(self) -> _Walk[T]:
         # Without filters the item cap can go to the pager: it then stops
         # asking for pages itself, and asks for no more items than needed.
         # With filters it is applied as items pass.
-        cap = None if (self.filters or self.predicates) else self.max_items
-        size = self.size
+        cap = None if (self._filters or self._predicates) else self._max_items
+        size = self._size
         if cap is not None:
             size = min(size or cap, cap) or None
-        return _Walk(self, Pager(self.call, self.items_key, size, cap), self.max_items)
+        return _Walk(self, Pager(self._call, self._items_key, size, cap), self._max_items)
 
     def pages(self) -> Iterator[list[T]]:
         """Yield one list of (filtered) items per request.
@@ -125,7 +127,7 @@ class Listing(Generic[T]):
         walk = self._walk()
         if walk.done():
             return
-        for page in self.transport.pages(walk.pager):
+        for page in self._transport.pages(walk.pager):
             yield walk.take(page)
             if walk.done():
                 return
@@ -139,7 +141,7 @@ class Listing(Generic[T]):
         walk = self._walk()
         if walk.done():
             return
-        async for page in self.transport.apages(walk.pager):
+        async for page in self._transport.apages(walk.pager):
             yield walk.take(page)
             if walk.done():
                 return
@@ -162,13 +164,13 @@ class Listing(Generic[T]):
         return next(iter(self), None)
 
     def __repr__(self) -> str:
-        parts = [str(self.call)]
-        parts += [f"filter({f}={v!r})" for f, v in self.filters]
-        parts += ["filter(<predicate>)"] * len(self.predicates)
-        if self.max_items is not None:
-            parts.append(f"limit({self.max_items})")
-        if self.size is not None:
-            parts.append(f"page_size({self.size})")
+        parts = [str(self._call)]
+        parts += [f"filter({f}={v!r})" for f, v in self._filters]
+        parts += ["filter(<predicate>)"] * len(self._predicates)
+        if self._max_items is not None:
+            parts.append(f"limit({self._max_items})")
+        if self._size is not None:
+            parts.append(f"page_size({self._size})")
         return f"<Listing {' '.join(parts)}>"
 
 
@@ -186,9 +188,9 @@ class _Walk(Generic[T]):
 
     def take(self, page: Page) -> list[T]:
         ls = self.listing
-        if ls.on_page is not None:
-            ls.on_page(page)
-        items = [obj for obj in map(ls.make, page.items) if ls._keep(obj)]
+        if ls._on_page is not None:
+            ls._on_page(page)
+        items = [obj for obj in map(ls._make, page.items) if ls._keep(obj)]
         if self.left is not None:
             items = items[: self.left]
             self.left -= len(items)

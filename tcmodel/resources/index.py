@@ -107,7 +107,7 @@ class Namespace(Resource):
             >>> # cluster.index("project.app.latest").entry().rank
         """
         raw = self._run(self._transport.call(self._call("findTask")))
-        return IndexEntry(self.cluster, IndexedTask.from_json(raw))
+        return IndexEntry(self.cluster, IndexedTask._from_json(raw))
 
     def find(self) -> Task:
         """The task indexed at this path (``findTask``; one request).
@@ -136,7 +136,7 @@ class Namespace(Resource):
         cluster = self.cluster
 
         def make(raw: Any) -> Namespace:
-            info = NamespaceInfo.from_json(raw)
+            info = NamespaceInfo._from_json(raw)
             return Namespace(cluster, info.namespace, info=info)
 
         return Listing(self._transport, self._call("listNamespaces"), "namespaces", make)
@@ -158,7 +158,7 @@ class Namespace(Resource):
             batch[:] = [TaskBatch(cluster, [str(t) for t in ids if is_slug_id(t)])]
 
         def make(raw: Any) -> IndexEntry:
-            entry = IndexedTask.from_json(raw)
+            entry = IndexedTask._from_json(raw)
             task = batch[0].tasks.get(entry.task_id) if batch else None
             return IndexEntry(cluster, entry, task=task)
 
@@ -194,7 +194,7 @@ class Namespace(Resource):
             "expires": to_json_date(when),
         }
         raw = self._run(self._transport.call(self._call("insertTask", body)))
-        return IndexEntry(self.cluster, IndexedTask.from_json(raw))
+        return IndexEntry(self.cluster, IndexedTask._from_json(raw))
 
     def delete(self) -> None:
         """Remove the entry at this path (``deleteTask``).
@@ -210,9 +210,9 @@ class IndexEntry(Resource):
 
     Example:
         >>> import tcmodel
-        >>> from tcmodel.models import IndexedTask
+        >>> from tcmodel.models import IndexedTask, from_json
         >>> c = tcmodel.Cluster.from_url("https://tc.example.com")
-        >>> e = IndexEntry(c, IndexedTask.from_json({"namespace": "a.b",
+        >>> e = IndexEntry(c, from_json(IndexedTask, {"namespace": "a.b",
         ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
         ...     "expires": "2030-01-01T00:00:00Z"}))
         >>> e
@@ -246,9 +246,9 @@ class IndexEntry(Resource):
 
         Example:
             >>> import tcmodel
-            >>> from tcmodel.models import IndexedTask
+            >>> from tcmodel.models import IndexedTask, from_json
             >>> IndexEntry(tcmodel.Cluster.from_url("https://tc.example.com"),
-            ...     IndexedTask.from_json({"namespace": "project.app.latest",
+            ...     from_json(IndexedTask, {"namespace": "project.app.latest",
             ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
             ...     "expires": "2030-01-01T00:00:00Z"})).name
             'latest'

@@ -239,7 +239,7 @@ class Run(Resource):
         cluster, task_id, run_id = self.cluster, self.task_id, self.run_id
 
         def make(raw: Any) -> Artifact:
-            info = ArtifactInfo.from_json(raw)
+            info = ArtifactInfo._from_json(raw)
             return Artifact(cluster, task_id, run_id, info.name, info=info, task=self.task)
 
         call = Call.of("queue", "listArtifacts", taskId=task_id, runId=run_id)

@@ -91,7 +91,7 @@ class TaskBatch:
         if not wanted:
             return
         call = Call.of("queue", name, body={"taskIds": wanted})
-        convert = TaskStatus.from_json if kind == "status" else TaskDefinition.from_json
+        convert = TaskStatus._from_json if kind == "status" else TaskDefinition._from_json
         try:
             items = yield from self._transport.all_items(Pager(call, items_key))
         except (InsufficientScopes, NotFound):
@@ -168,7 +168,7 @@ class Task(Resource):
             yield from self._batch.fill("definition")
             if self._definition is not None:
                 return self._definition
-        return TaskDefinition.from_json((yield from self._transport.call(self._call("task"))))
+        return TaskDefinition._from_json((yield from self._transport.call(self._call("task"))))
 
     def _load_status(self) -> Op[TaskStatus]:
         if self._batch is not None:
@@ -180,7 +180,7 @@ class Task(Resource):
     def _status_op(self, name: str, body: Any = None) -> Op[TaskStatus]:
         """Call an entry that answers ``{status}`` and keep the new status."""
         answer = yield from self._transport.call(self._call(name, body))
-        self._status = TaskStatus.from_json(answer["status"])
+        self._status = TaskStatus._from_json(answer["status"])
         return self._status
 
     @property
@@ -301,20 +301,16 @@ class Task(Resource):
         return Listing(self._transport, call, "tasks", self._from_entry, item_type=Task)
 
     def _from_entry(self, entry: Any) -> Task:
-        return Task.from_listing(self._cluster, entry)
+        return Task._from_listing(self._cluster, entry)
 
     @classmethod
-    def from_listing(cls, cluster: Cluster, entry: Any) -> Task:
-        """A task built from a ``{status, task}`` listing entry (no request).
-
-        Example:
-            >>> # Task.from_listing(cluster, {"status": {...}, "task": {...}})
-        """
-        status = TaskStatus.from_json(entry["status"])
+    def _from_listing(cls, cluster: Cluster, entry: Any) -> Task:
+        """A task built from a ``{status, task}`` listing entry (no request)."""
+        status = TaskStatus._from_json(entry["status"])
         return cls(
             cluster,
             status.task_id,
-            definition=TaskDefinition.from_json(entry["task"]),
+            definition=TaskDefinition._from_json(entry["task"]),
             status=status,
         )
 
@@ -332,7 +328,7 @@ class Task(Resource):
         cluster, task_id = self._cluster, self.task_id
 
         def make(raw: Any) -> Artifact:
-            info = ArtifactInfo.from_json(raw)
+            info = ArtifactInfo._from_json(raw)
             return Artifact(cluster, task_id, None, info.name, info=info, task=self)
 
         call = self._call("listLatestArtifacts")

@@ -69,7 +69,7 @@ class TaskGroup(Resource):
     # data
 
     def _info_op(self, name: str) -> Op[TaskGroupInfo]:
-        self._info = TaskGroupInfo.from_json((yield from self._transport.call(self._call(name))))
+        self._info = TaskGroupInfo._from_json((yield from self._transport.call(self._call(name))))
         return self._info
 
     @property
@@ -132,7 +132,7 @@ class TaskGroup(Resource):
     def _absorb_page(self, page: Page) -> None:
         body = page.body
         if all(k in body for k in _INFO_KEYS[:3]):
-            self._info = TaskGroupInfo.from_json({k: body[k] for k in _INFO_KEYS if k in body})
+            self._info = TaskGroupInfo._from_json({k: body[k] for k in _INFO_KEYS if k in body})
 
     def tasks(self) -> Listing[Task]:
         """The group's tasks with definition and status, lazily paged
@@ -147,7 +147,7 @@ class TaskGroup(Resource):
             self._transport,
             self._call("listTaskGroup"),
             "tasks",
-            lambda entry: Task.from_listing(cluster, entry),
+            lambda entry: Task._from_listing(cluster, entry),
             on_page=self._absorb_page,
             item_type=Task,
         )
@@ -177,7 +177,7 @@ class TaskGroup(Resource):
         Example:
             >>> # group.seal(); group.cancel().cancelled_count
         """
-        return TaskGroupCancellation.from_json(
+        return TaskGroupCancellation._from_json(
             self._run(self._transport.call(self._call("cancelTaskGroup")))
         )
 
