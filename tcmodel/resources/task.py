@@ -108,6 +108,14 @@ class TaskBatch:
     def __len__(self) -> int:
         return len(self.tasks)
 
+    def _add(self, task: Task) -> Task:
+        """Register ``task`` (made elsewhere, e.g. from a listing entry) so
+        tasks of this batch find it by id; a later handle of the same id
+        replaces an earlier one."""
+        task._batch = self
+        self.tasks[task.task_id] = task
+        return task
+
 
 class Task(Resource):
     """One task, known by its ``taskId``.
@@ -148,7 +156,10 @@ class Task(Resource):
         """The task's id (its identity; read-only).
 
         Example:
-            >>> # task.task_id  ->  'Dx4tPEtaRpeIeWpbTD0uHw'
+            >>> task.task_id == cluster.task(task.task_id).task_id
+            True
+            >>> len(task.task_id)
+            22
         """
         return self._task_id
 
@@ -304,15 +315,18 @@ class Task(Resource):
         return Task._from_listing(self._cluster, entry)
 
     @classmethod
-    def _from_listing(cls, cluster: Cluster, entry: Any) -> Task:
-        """A task built from a ``{status, task}`` listing entry (no request)."""
+    def _from_listing(cls, cluster: Cluster, entry: Any, batch: TaskBatch | None = None) -> Task:
+        """A task built from a ``{status, task}`` listing entry (no request),
+        registered in ``batch`` when one is given (the tasks of one listing
+        share a batch, so they know each other)."""
         status = TaskStatus._from_json(entry["status"])
-        return cls(
+        task = cls(
             cluster,
             status.task_id,
             definition=TaskDefinition._from_json(entry["task"]),
             status=status,
         )
+        return batch._add(task) if batch is not None else task
 
     # artifacts and logs
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tcmodel.models import PRIORITIES, TaskGroupCancellation, TaskGroupInfo
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.resources.task import Task
+from tcmodel.resources.task import Task, TaskBatch
 from tcmodel.transport import Call, Op, Page
 from tcmodel.utils import check_choice, check_slug_id
 
@@ -45,6 +45,11 @@ class TaskGroup(Resource):
         super().__init__(cluster)
         self._task_group_id = check_slug_id(task_group_id, "taskGroupId")
         self._info = info
+        # Every task any walk of tasks() made, by taskId: the tasks of the
+        # group know each other through it (dependencies cost nothing), and
+        # displays and key completion use it without a request.
+        self._registry = TaskBatch(cluster, ())
+        self._listed_all = False  # a walk of tasks() reached the last page whole
 
     @property
     def task_group_id(self) -> str:
@@ -133,6 +138,13 @@ class TaskGroup(Resource):
         body = page.body
         if all(k in body for k in _INFO_KEYS[:3]):
             self._info = TaskGroupInfo._from_json({k: body[k] for k in _INFO_KEYS if k in body})
+        whole = len(page.items) == len(body.get("tasks") or ())
+        if whole and not body.get("continuationToken"):
+            self._listed_all = True
+
+    def _known_tasks(self) -> dict[str, Task]:
+        """Every task listed so far, by taskId (no request)."""
+        return self._registry.tasks
 
     def tasks(self) -> Listing[Task]:
         """The group's tasks with definition and status, lazily paged
@@ -142,12 +154,12 @@ class TaskGroup(Resource):
             >>> # for t in group.tasks(): print(t.task_id, t.state, t.name)
             >>> # failed = list(group.tasks().filter(state="failed"))
         """
-        cluster = self.cluster
+        cluster, registry = self.cluster, self._registry
         return Listing(
             self._transport,
             self._call("listTaskGroup"),
             "tasks",
-            lambda entry: Task._from_listing(cluster, entry),
+            lambda entry: Task._from_listing(cluster, entry, registry),
             on_page=self._absorb_page,
             item_type=Task,
         )
