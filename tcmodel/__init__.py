@@ -34,6 +34,7 @@ from tcmodel.errors import (
     ServerError,
     TaskclusterError,
     TooManyRequests,
+    WaitTimeout,
 )
 from tcmodel.scopes import scope_match
 from tcmodel.utils import from_now, from_now_json, slug_id, stable_slug_id
@@ -65,6 +66,7 @@ __all__ = [
     "ServerError",
     "TaskclusterError",
     "TooManyRequests",
+    "WaitTimeout",
     "__version__",
     "create_temporary_credentials",
     "from_now",

@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="run the demo on an embedded local cluster", add_help=False)
-    sub.add_parser("serve", help="run a local cluster until Ctrl-C", add_help=False)
+    sub.add_parser(
+        "serve",
+        help="run a local cluster until Ctrl-C (--demo: with the demo's task graph)",
+        add_help=False,
+    )
     args, rest = parser.parse_known_args(argv)
     if args.version:
         print(f"tcmodel {__version__}")

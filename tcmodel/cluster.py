@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -22,8 +23,10 @@ from tcmodel._closing import Closing
 from tcmodel.credentials import Credentials, CredentialsLike
 from tcmodel.errors import ConfigurationError
 from tcmodel.transport import Call, Transport
+from tcmodel.urls import normalize_root_url
 
 if TYPE_CHECKING:
+    from tcmodel.display.views import Printer
     from tcmodel.resources.index import Namespace
     from tcmodel.resources.task import Task
     from tcmodel.resources.task_group import TaskGroup
@@ -46,8 +49,9 @@ class Cluster(Closing):
         'https://tc.example.com'
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, public_url: str | None = None) -> None:
         self.transport = transport
+        self._public_url = normalize_root_url(public_url) if public_url else None
 
     @classmethod
     def from_url(
@@ -60,6 +64,7 @@ class Cluster(Closing):
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] | None = None,
+        public_url: str | None = None,
     ) -> Cluster:
         """Connect to the deployment at ``root_url``.
 
@@ -69,10 +74,14 @@ class Cluster(Closing):
         what the credentials may do. ``client`` may be your own
         ``httpx.Client`` (proxies, TLS, event hooks); requests are signed
         through it. ``clock`` replaces ``time.time`` for signing (see
-        :meth:`tcmodel.testing.LocalCluster.connect`).
+        :meth:`tcmodel.testing.LocalCluster.connect`). ``public_url`` is the
+        deployment's public root URL, for links to its web UI, when requests
+        go elsewhere (a proxy); by default ``root_url``.
 
         Example:
             >>> Cluster.from_url("https://tc.example.com/").root_url
+            'https://tc.example.com'
+            >>> Cluster.from_url("http://taskcluster", public_url="https://tc.example.com").public_url
             'https://tc.example.com'
         """
         try:
@@ -85,9 +94,9 @@ class Cluster(Closing):
                 async_client=async_client,
                 clock=clock,
             )
+            return cls(transport, public_url=public_url)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
-        return cls(transport)
 
     @classmethod
     def from_env(
@@ -100,18 +109,23 @@ class Cluster(Closing):
         ``TASKCLUSTER_ROOT_URL``, ``TASKCLUSTER_CLIENT_ID``,
         ``TASKCLUSTER_ACCESS_TOKEN`` and ``TASKCLUSTER_CERTIFICATE``; inside
         a task, when ``TASKCLUSTER_PROXY_URL`` is set, requests go to the
-        proxy unsigned (it adds the task's credentials). Other keyword
+        proxy unsigned (it adds the task's credentials), and links to the web
+        UI use ``TASKCLUSTER_ROOT_URL`` when it is set. Other keyword
         arguments go to :meth:`from_url`.
 
         Example:
             >>> Cluster.from_env({"TASKCLUSTER_ROOT_URL": "https://tc.example.com"})
             <Cluster 'https://tc.example.com' anonymous>
+            >>> Cluster.from_env({"TASKCLUSTER_PROXY_URL": "http://taskcluster",
+            ...                   "TASKCLUSTER_ROOT_URL": "https://tc.example.com"}).public_url
+            'https://tc.example.com'
         """
         env = os.environ if environ is None else environ
         proxy = env.get("TASKCLUSTER_PROXY_URL", "").strip()
-        if proxy:
-            return cls.from_url(proxy, None, **kwargs)
         root_url = env.get("TASKCLUSTER_ROOT_URL", "").strip()
+        if proxy:
+            kwargs.setdefault("public_url", root_url or None)
+            return cls.from_url(proxy, None, **kwargs)
         if not root_url:
             raise ConfigurationError(
                 "TASKCLUSTER_ROOT_URL is not set: set it to your deployment's root URL "
@@ -144,6 +158,21 @@ class Cluster(Closing):
         return self.transport.root_url
 
     @property
+    def public_url(self) -> str:
+        """The deployment's public root URL, which links to its web UI use:
+        the root URL, unless requests go through a proxy (see :meth:`from_url`).
+
+        Example:
+            >>> Cluster.from_url("https://tc.example.com").public_url
+            'https://tc.example.com'
+        """
+        return self._public_url or self.root_url
+
+    def _ui_url(self, *path: str | int) -> str:
+        """A page of the deployment's web UI (no request)."""
+        return "/".join([self.public_url, *(quote(str(p), safe="") for p in path)])
+
+    @property
     def credentials(self) -> Credentials | None:
         """The credentials requests are signed with (``None``: anonymous).
 
@@ -158,6 +187,16 @@ class Cluster(Closing):
     def __repr__(self) -> str:
         who = f"client_id={self.credentials.client_id!r}" if self.credentials else "anonymous"
         return f"<Cluster {self.root_url!r} {who}>"
+
+    def _repr_pretty_(self, p: Printer, cycle: bool) -> None:
+        from tcmodel.display.views import pretty
+
+        pretty(self, p, cycle)
+
+    def _repr_html_(self) -> str:
+        from tcmodel.display.views import html
+
+        return html(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Cluster) and other.root_url == self.root_url

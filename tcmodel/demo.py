@@ -11,18 +11,23 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import heapq
+import itertools
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import tcmodel
 from tcmodel.resources.task import Task
 from tcmodel.testing import LocalCluster
+from tcmodel.testing._core import iso
 from tcmodel.testing.worker import ClaimedRun, Worker
 
 __all__ = ["PLATFORMS", "build_graph", "explore", "main"]
@@ -35,16 +40,65 @@ LINTERS = ("flake8", "eslint", "clang-format", "mypy", "rustfmt")
 # What goes wrong in the graph, so there is something to investigate.
 FAILS = {"test-win64-debug-ui", "test-macosx64-opt-perf", "lint-eslint"}
 FLAKY = {"test-linux64-opt-integration"}  # fails once, then passes on rerun
+#: How long ago (seconds) the graph started: it runs for about 39 minutes
+#: of cluster clock and ends a couple of minutes before the real "now".
+HISTORY = 41 * 60
+#: Size of the demo's worker pool: tests queue for a worker when many are
+#: pending at once, as they do on a real pool.
+WORKERS = 16
+_MINUTE = 60.0
+# (minimum, spread) in minutes of what each kind of task takes, and the
+# minutes that parts of a name add to it (builds 15-25 min, tests 5-12 min)
+_TIMINGS = {
+    "decision": (1.8, 0.4),
+    "build": (15.0, 2.0),
+    "test": (5.0, 1.0),
+    "lint": (1.0, 1.0),
+    "signing": (2.5, 1.0),
+    "package": (4.0, 1.5),
+    "docs": (3.0, 1.0),
+}
+_SLOWER = {
+    "build": {"macosx64": 3.0, "win64": 5.0, "debug": 2.0},
+    "test": {"debug": 1.0, "integration": 2.0, "ui": 3.0, "perf": 2.0},
+    "package": {"win64": 0.5},
+}
+_RERUN_AFTER = 4 * _MINUTE  # someone notices the intermittent failure and reruns it
 
 
-def _log_text(name: str, ok: bool) -> str:
-    lines = [f"[task {time.strftime('%H:%M:%S')}] starting {name}"]
-    lines += [f"[task] step {i}: running {name} part {i}" for i in range(1, 40)]
+def _jitter(key: str) -> float:
+    """A number in [0, 1) that depends only on ``key`` (the demo is deterministic)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") / 2**32
+
+
+def _duration(name: str) -> float:
+    """Seconds the task ``name`` runs for: decision ~2 min, builds 15–25 min,
+    tests 5–12 min, lints 1–2 min, signing ~3 min, packages 4–6 min."""
+    kind, *parts = name.split("-")
+    low, spread = _TIMINGS[kind]
+    slower = _SLOWER.get(kind, {})
+    minutes = low + spread * _jitter(name) + sum(slower.get(p, 0.0) for p in parts)
+    return round(minutes * _MINUTE)
+
+
+def _pickup(key: str) -> float:
+    """Seconds until an idle worker's next claimWork finds pending work."""
+    return round(5 + 40 * _jitter(f"pickup {key}"))
+
+
+def _log_text(name: str, ok: bool, started: float, took: float) -> str:
+    steps = 40
+
+    def stamp(i: int) -> str:
+        return iso(started + took * i / (steps + 1))
+
+    lines = [f"[taskcluster {stamp(0)}] Worker: demo pool; starting {name}"]
+    lines += [f"[task {stamp(i)}] step {i}: running {name} part {i}" for i in range(1, steps)]
     if ok:
-        lines.append(f"[task] {name}: all good")
+        lines.append(f"[task {stamp(steps)}] {name}: all good")
     else:
         lines += [
-            f"[task] {name}: FAILED",
+            f"[task {stamp(steps)}] {name}: FAILED",
             "Traceback (most recent call last):",
             '  File "harness.py", line 88, in run_suite',
             "AssertionError: expected 200 got 503 from /api/widgets",
@@ -53,9 +107,9 @@ def _log_text(name: str, ok: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _work(run: ClaimedRun, name: str, failing: set[str]) -> None:
-    """Act out one task the way a worker would: artifacts, log, resolution."""
-    ok = name not in failing
+def _work(run: ClaimedRun, name: str, ok: bool, started: float) -> None:
+    """Act out the end of one task the way a worker would: artifacts, log,
+    resolution."""
     if name.startswith("build-"):
         blob = hashlib.sha256(name.encode()).digest() * 4096  # 128 KiB, deterministic
         run.upload("public/build/target.tar.gz", blob, content_type="application/gzip")
@@ -83,21 +137,84 @@ def _work(run: ClaimedRun, name: str, failing: set[str]) -> None:
         run.reference(
             "public/docs/graph-ref.json", graph + "public%2Fdocs%2Fgraph.json", "application/json"
         )
-    run.log(_log_text(name, ok))
+    run.log(_log_text(name, ok, started, _duration(name)))
     if ok:
         run.complete()
     else:
         run.fail()
 
 
+class _Pool:
+    """The demo's workers over simulated time: an event queue of actions at
+    times (seconds from the start), the cluster clock moved to each one's
+    time before it runs. Idle workers claim what the queue hands out, each
+    run lasts its :func:`_duration`, is reclaimed as real workers do, then
+    resolved."""
+
+    def __init__(self, lc: LocalCluster, workers: list[Worker], names: dict[str, str]) -> None:
+        self.lc = lc
+        self.idle = workers[::-1]
+        self.names = names  # taskId -> name, filled in as tasks are created
+        self.now = 0.0
+        #: What happens when the run of a task of this name ends (before it resolves).
+        self.on_end: dict[str, Callable[[ClaimedRun], None]] = {}
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+
+    def at(self, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` ``delay`` seconds from now (simulated)."""
+        heapq.heappush(self._events, (self.now + delay, next(self._seq), action))
+
+    def run(self) -> None:
+        """Play the events out in time order until none is left."""
+        while self._events:
+            when, _, action = heapq.heappop(self._events)
+            self.lc.advance(when - self.now)
+            self.now = when
+            action()
+
+    def poll(self) -> None:
+        """Idle workers claim pending runs, one each, while there are some."""
+        while self.idle and (runs := self.idle[-1].claim(1)):
+            self._start(self.idle.pop(), runs[0])
+
+    def _start(self, worker: Worker, run: ClaimedRun) -> None:
+        name, started = self.names[run.task_id], self.lc.clock.now()
+        took = _duration(name)
+        every = self.lc.settings.claim_timeout / 2
+        for n in range(1, int(took // every) + 1):
+            self.at(n * every, run.reclaim)
+        self.at(took, lambda: self._end(worker, run, name, started))
+
+    def _end(self, worker: Worker, run: ClaimedRun, name: str, started: float) -> None:
+        if name in self.on_end:
+            self.on_end[name](run)
+        ok = name not in FAILS and not (name in FLAKY and run.run_id == 0)
+        _work(run, name, ok, started)
+        self.idle.append(worker)
+        self.at(_pickup(f"{name} {run.run_id}"), self.poll)
+
+
 def build_graph(lc: LocalCluster, cluster: tcmodel.Cluster) -> tuple[str, dict[str, Task]]:
     """Create the graph (decision → builds → tests, lints, signing) and run
-    it to the end with a local worker. Returns the group id and tasks by name.
+    it to the end with a pool of local workers, on the cluster clock: it
+    starts :data:`HISTORY` seconds ago and every run is claimed when a
+    worker is free after its dependencies resolved and resolved after a
+    realistic time (builds 15–25 min, tests 5–12 min, …; long runs are
+    reclaimed), so the graph ends a couple of minutes before the real "now"
+    and the clock is back where it was: clients signing with the real clock
+    work afterwards. The decision task creates the other 40 tasks; the
+    flaky task is rerun a few minutes after it failed. ``cluster`` must sign
+    with the cluster's clock (:meth:`LocalCluster.connect`). Returns the
+    group id and the tasks by name (as created). About a second.
 
     Example:
-        >>> # with LocalCluster() as lc, lc.connect() as cluster:
-        >>> #     group_id, tasks = build_graph(lc, cluster)
-        >>> #     tasks["signing"].state  ->  'completed'
+        >>> sorted(tasks)[:3]
+        ['build-linux64-debug', 'build-linux64-opt', 'build-macosx64-debug']
+        >>> len(tasks), tasks["signing"].task_group == group
+        (41, True)
+        >>> cluster.task(tasks["signing"].task_id).state
+        'completed'
     """
     group_id = tcmodel.slug_id()
     tasks: dict[str, Task] = {}
@@ -114,35 +231,48 @@ def build_graph(lc: LocalCluster, cluster: tcmodel.Cluster) -> tuple[str, dict[s
             dependencies=[tasks[d] for d in deps],
             **kw,
         )
+        names[tasks[name].task_id] = name
 
-    create("decision", [])
-    for platform in PLATFORMS:
-        for bt in BUILD_TYPES:
-            build = f"build-{platform}-{bt}"
-            create(build, ["decision"], routes=[f"index.project.app.{platform}-{bt}.latest"])
-            for suite in SUITES:
-                create(f"test-{platform}-{bt}-{suite}", [build])
-    for linter in LINTERS:
-        create(f"lint-{linter}", ["decision"])
-    builds = [n for n in tasks if n.startswith("build-")]
-    create("signing", builds)
-    for platform in PLATFORMS:
-        create(f"package-{platform}", [f"build-{platform}-opt", "signing"])
-    create("docs", ["decision"], requires="all-resolved")
+    def create_graph(_: ClaimedRun) -> None:  # the decision task's job
+        for platform in PLATFORMS:
+            for bt in BUILD_TYPES:
+                build = f"build-{platform}-{bt}"
+                create(build, ["decision"], routes=[f"index.project.app.{platform}-{bt}.latest"])
+                for suite in SUITES:
+                    create(f"test-{platform}-{bt}-{suite}", [build])
+        for linter in LINTERS:
+            create(f"lint-{linter}", ["decision"])
+        builds = [n for n in tasks if n.startswith("build-")]
+        create("signing", builds)
+        for platform in PLATFORMS:
+            create(f"package-{platform}", [f"build-{platform}-opt", "signing"])
+        create("docs", ["decision"], requires="all-resolved")
 
-    by_id = {t.task_id: name for name, t in tasks.items()}
-    worker = Worker(lc, QUEUE, worker_id="demo-worker")
-    failing = FAILS | FLAKY
-    while runs := worker.claim(32):
-        for run in runs:
-            _work(run, by_id[run.task_id], failing)
-    # the flaky one gets a rerun, which passes
-    failing = set(FAILS)
-    for name in FLAKY:
+    def rerun_later(run: ClaimedRun) -> None:  # the flaky task's first run fails
+        if run.run_id == 0:
+            pool.at(_RERUN_AFTER, partial(rerun, names[run.task_id]))
+
+    def rerun(name: str) -> None:
         tasks[name].rerun()
-    while runs := worker.claim(32):
-        for run in runs:
-            _work(run, by_id[run.task_id], failing)
+        pool.at(_pickup(f"rerun {name}"), pool.poll)
+
+    names: dict[str, str] = {}
+    with ExitStack() as stack:
+        workers = [
+            stack.enter_context(Worker(lc, QUEUE, worker_group="demo", worker_id=f"demo-{i:02d}"))
+            for i in range(1, WORKERS + 1)
+        ]
+        pool = _Pool(lc, workers, names)
+        pool.on_end["decision"] = create_graph
+        for name in FLAKY:
+            pool.on_end[name] = rerun_later
+        lc.clock.advance(-HISTORY)
+        try:
+            create("decision", [])
+            pool.at(_pickup("decision"), pool.poll)
+            pool.run()
+        finally:
+            lc.advance(HISTORY - pool.now)  # back to where the clock was
     return group_id, tasks
 
 
@@ -158,11 +288,18 @@ def _step(lc: LocalCluster, title: str) -> Iterator[None]:
 
 
 def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_id: str) -> None:
-    """Explore the graph through the public API as a person would.
+    """Explore the graph through the public API as a person would, printing
+    each step with the HTTP requests it cost (counted in ``lc.requests``).
 
     Example:
-        >>> # group_id, _ = build_graph(lc, cluster)
-        >>> # explore(lc, lc.root_url, lc.root_credentials, group_id)   # prints each step
+        >>> explore(lc, lc.root_url, lc.root_credentials, group.task_group_id)
+        ... # doctest: +ELLIPSIS
+        <BLANKLINE>
+        == Task group ...: summary
+           41 tasks: 38 completed, 3 failed
+        ...
+        == Index lookup: the latest linux64-opt build
+        ...
     """
     out: Callable[..., None] = print
     with tcmodel.Cluster.from_url(root_url, credentials=creds) as cluster:
@@ -251,15 +388,28 @@ def explore(lc: LocalCluster, root_url: str, creds: tcmodel.Credentials, group_i
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; returns the exit status.
+    """Run the demo (``main([])`` prints the walk-through, in a second or
+    two); returns the exit status.
 
     Example:
-        >>> # main([])  ->  0   (prints the walk-through, about a second)
+        >>> main(["--help"])  # doctest: +ELLIPSIS
+        usage: python -m tcmodel demo [-h]
+        ...
+        0
     """
+    parser = argparse.ArgumentParser(
+        prog="python -m tcmodel demo",
+        description="Build a realistic task graph on an embedded local cluster and explore it "
+        "through tcmodel, with the HTTP requests each step costs.",
+    )
+    try:
+        parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error
+        return e.code if isinstance(e.code, int) else 0
     started = time.monotonic()
     with LocalCluster() as lc:
         print(f"Local cluster at {lc.root_url} (blobs at {lc.blob_url})")
-        with tcmodel.Cluster.from_url(lc.root_url, credentials=lc.root_credentials) as admin:
+        with lc.connect() as admin:
             group_id, tasks = build_graph(lc, admin)
         print(
             f"Built a graph of {len(tasks)} tasks with {len(lc.requests)} requests "

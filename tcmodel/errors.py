@@ -44,6 +44,7 @@ __all__ = [
     "ServerError",
     "TaskclusterError",
     "TooManyRequests",
+    "WaitTimeout",
     "error_for_response",
     "redact_url",
 ]
@@ -122,6 +123,23 @@ class HashMismatch(TaskclusterError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"{what}: {algorithm} mismatch: expected {expected}, got {actual}")
+
+
+class WaitTimeout(TaskclusterError, TimeoutError):
+    """A wait (``task.wait()``, ``group.wait()``) ran out of time; ``what``
+    names the task or group and ``state`` what it was still in.
+
+    Example:
+        >>> err = WaitTimeout("<Task taskId='Dx4tPEtaRpeIeWpbTD0uHw'>", "running", 30)
+        >>> str(err), isinstance(err, TimeoutError)
+        ("<Task taskId='Dx4tPEtaRpeIeWpbTD0uHw'> is still running after 30s", True)
+    """
+
+    def __init__(self, what: str, state: str, timeout: float) -> None:
+        self.what = what
+        self.state = state
+        self.timeout = timeout
+        super().__init__(f"{what} is still {state} after {timeout:g}s")
 
 
 class APIError(TaskclusterError):

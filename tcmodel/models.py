@@ -46,6 +46,8 @@ from tcmodel.utils import parse_date, to_json_date
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from tcmodel.display.views import Printer
+
 __all__ = [
     "PRIORITIES",
     "REASONS_CREATED",
@@ -272,6 +274,16 @@ class _Model:
             shown = f.repr(value) if callable(f.repr) else _short(value)
             parts.append(f"{f.name}={shown}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_pretty_(self, p: Printer, cycle: bool) -> None:
+        from tcmodel.display.views import pretty
+
+        pretty(self, p, cycle)
+
+    def _repr_html_(self) -> str:
+        from tcmodel.display.views import html
+
+        return html(self)
 
 
 M = typing.TypeVar("M", bound=_Model)
@@ -693,3 +705,12 @@ class ObjectMetadata(_Model):
     project_id: str
     expires: datetime
     hashes: dict[str, str] = attrs.field(factory=dict, hash=False, repr=False)
+
+
+def _expose() -> None:
+    from tcmodel._completion import expose_models
+
+    expose_models(*_Model.__subclasses__())
+
+
+_expose()

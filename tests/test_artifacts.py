@@ -250,7 +250,10 @@ def test_info_is_loaded_once_and_shown_in_repr(world: World) -> None:
     assert art.content_type == "text/plain; charset=utf-8"
     assert art.content_length == len(TEXT.encode())
     assert art.expires.tzinfo is not None
-    assert repr(art).endswith("storageType='s3'>")
+    assert repr(art).endswith(
+        "storageType='s3' contentType='text/plain; charset=utf-8' "
+        f"contentLength={len(TEXT.encode())}>"
+    )
     assert [r.entry for r in world.lc.requests] == ["artifactInfo"]
     art.refresh()
     assert art.info.name == "public/s3/plain.txt"

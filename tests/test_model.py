@@ -115,7 +115,7 @@ def test_definition_then_status_is_two_requests(lc: LocalCluster, cluster: tcmod
     assert task.state == "pending" and task.name == "solo"
     assert isinstance(task.definition.created, datetime)
     assert api_requests(lc) == [("GET", "task"), ("GET", "status")]
-    assert repr(task) == f"<Task taskId='{task.task_id}' state='pending'>"
+    assert repr(task) == f"<Task 'solo' taskId='{task.task_id}' state='pending'>"
     assert task.loaded
 
 

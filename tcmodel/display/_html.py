@@ -94,13 +94,16 @@ def when(value: datetime | None) -> str:
 
 
 def link(url: str | None, text: object) -> str:
-    """An ``<a>`` that opens in a new tab (plain escaped text without a URL).
+    """An ``<a>`` that opens in a new tab (plain escaped text without an
+    http(s) URL: a ``javascript:`` URL from task data is never a link).
 
     Example:
         >>> link("https://tc.example.com/tasks/x", "x")
         '<a href="https://tc.example.com/tasks/x" target="_blank" rel="noopener">x</a>'
+        >>> link("javascript:alert(1)", "x")
+        'x'
     """
-    if not url:
+    if not url or not url.lower().startswith(("https://", "http://")):
         return escape(text)
     return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(text)}</a>'
 

@@ -6,10 +6,13 @@ Example:
     ('Task', 'TaskGroup')
 """
 
+from tcmodel._completion import expose_resources
+from tcmodel.cluster import Cluster
 from tcmodel.resources.artifact import Artifact
+from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.index import IndexEntry, Namespace
-from tcmodel.resources.run import Run
+from tcmodel.resources.run import LogText, Run
 from tcmodel.resources.task import Task, TaskBatch
 from tcmodel.resources.task_group import TaskGroup
 
@@ -17,9 +20,15 @@ __all__ = [
     "Artifact",
     "IndexEntry",
     "Listing",
+    "LogText",
     "Namespace",
     "Run",
     "Task",
     "TaskBatch",
     "TaskGroup",
 ]
+
+# Completion that never fetches: annotations both completers can read.
+expose_resources(
+    Resource, TaskGroup, Task, Run, Artifact, Namespace, IndexEntry, Listing, LogText, Cluster
+)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcmodel.download import DownloadResult, Progress, artifact_call, read_artifact_op
 from tcmodel.models import ArtifactInfo
+from tcmodel.progress import ProgressLike, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.transport import Op, consume, map_op
 from tcmodel.utils import check_run_id, check_slug_id
@@ -117,7 +118,31 @@ class Artifact(Resource):
         return (("taskId", self.task_id), ("runId", self._run_id), ("name", self._name))
 
     def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
-        return (("storageType", self._info.storage_type),) if self._info is not None else ()
+        info = self._info
+        if info is None:
+            return ()
+        facts = (("storageType", info.storage_type), ("contentType", info.content_type))
+        if info.content_length is None:
+            return facts
+        return (*facts, ("contentLength", info.content_length))
+
+    @property
+    def ui_url(self) -> str:
+        """The web UI page of the artifact's run, where it is listed (the
+        task's page for a latest-run handle whose task status is not
+        loaded); no request.
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task(
+            ...     "Dx4tPEtaRpeIeWpbTD0uHw").run(0).artifact("public/x.txt").ui_url
+            'https://tc.example.com/tasks/Dx4tPEtaRpeIeWpbTD0uHw/runs/0'
+        """
+        if self.run is not None:
+            return self.run.ui_url
+        status = self.task._status
+        latest = status.latest_run if status is not None else None
+        return self.task.run(latest.run_id).ui_url if latest is not None else self.task.ui_url
 
     @property
     def name(self) -> str:
@@ -294,7 +319,7 @@ class Artifact(Resource):
         target = Path(path)
         return _inside(target, self.basename, self._name) if target.is_dir() else target
 
-    def download(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
+    def download(self, path: str | os.PathLike[str], progress: ProgressLike = None) -> Path:
         """Save the content to ``path`` (a file, or an existing folder to put
         the artifact's basename in) and return the file's path.
 
@@ -305,28 +330,33 @@ class Artifact(Resource):
 
         The data goes to a temporary file in the same folder, which replaces
         ``path`` only once it is complete and verified; on any error it is
-        removed and ``path`` is left as it was. ``progress(done, total)`` is
-        told the bytes received so far.
+        removed and ``path`` is left as it was. ``progress=True`` shows a
+        tqdm bar (the ``notebook`` extra); a callable ``progress(done,
+        total)`` is told the bytes received so far.
 
         Example:
-            >>> # artifact.download("out/", progress=lambda done, total: print(done, total))
+            >>> import tempfile
+            >>> seen = []
+            >>> with tempfile.TemporaryDirectory() as out:
+            ...     art.download(out, progress=lambda done, total: seen.append(done)).name
+            'target.tar.gz'
+            >>> seen[-1]
+            131072
         """
         target = self._target(path)
-        with _atomic_file(target) as write:
-            self._run(consume(self._read_op(progress), write))
+        with _atomic_file(target) as write, reporter(progress, self.name, unit="B") as report:
+            self._run(consume(self._read_op(report), write))
         return target
 
-    async def adownload(
-        self, path: str | os.PathLike[str], progress: Progress | None = None
-    ) -> Path:
+    async def adownload(self, path: str | os.PathLike[str], progress: ProgressLike = None) -> Path:
         """The async form of :meth:`download`.
 
         Example:
-            >>> # await artifact.adownload("out/")
+            >>> # await artifact.adownload("out/", progress=True)
         """
         target = self._target(path)
-        with _atomic_file(target) as write:
-            await self._transport.arun(self._read_op(progress), on_emit=write)
+        with _atomic_file(target) as write, reporter(progress, self.name, unit="B") as report:
+            await self._transport.arun(self._read_op(report), on_emit=write)
         return target
 
     def _read_all(self) -> Op[tuple[bytes, DownloadResult]]:

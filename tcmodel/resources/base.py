@@ -23,6 +23,7 @@ from tcmodel.transport import Op, Transport
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
+    from tcmodel.display.views import Printer
 
 __all__ = ["Resource"]
 
@@ -75,6 +76,11 @@ class Resource:
     def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
         return ()
 
+    def _label(self) -> str | None:
+        """What a person calls the resource, when known without a request
+        (a task's name): shown in the repr before the ids."""
+        return None
+
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
@@ -87,8 +93,22 @@ class Resource:
         return hash((type(self).__name__, self._cluster.root_url, self._identity()))
 
     def __repr__(self) -> str:
-        parts = [f"{k}={v!r}" for k, v in (*self._identity(), *self._loaded_facts())]
+        label = self._label()
+        parts = [repr(label)] if label is not None else []
+        parts += [f"{k}={v!r}" for k, v in (*self._identity(), *self._loaded_facts())]
         return f"<{type(self).__name__} {' '.join(parts)}>"
+
+    # rich displays (IPython, Jupyter): built from loaded data only
+
+    def _repr_pretty_(self, p: Printer, cycle: bool) -> None:
+        from tcmodel.display.views import pretty
+
+        pretty(self, p, cycle)
+
+    def _repr_html_(self) -> str:
+        from tcmodel.display.views import html
+
+        return html(self)
 
     # lazy data
 

@@ -18,11 +18,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from tcmodel.transport import Call, Page, Pager, Transport
+from tcmodel.errors import TaskclusterError
+from tcmodel.transport import Call, Op, Page, Pager, Transport
+
+if TYPE_CHECKING:
+    from tcmodel.display.views import Printer
 
 __all__ = ["Listing"]
 
@@ -36,7 +40,7 @@ def _matches(item: Any, field: str, wanted: Any) -> bool:
     return bool(value == wanted)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, slots=False)  # a plain class: IPython can impersonate it on TAB
 class Listing(Generic[T]):
     """A paged listing turned into tcmodel objects, lazily.
 
@@ -60,6 +64,8 @@ class Listing(Generic[T]):
     _max_items: int | None = attrs.field(default=None, alias="max_items")
     _size: int | None = attrs.field(default=None, alias="size")
     _item_type: type | None = attrs.field(default=None, alias="item_type")
+    # The first page, fetched once for a notebook's display (see _first_page).
+    _preview: list[_Preview[T]] = attrs.field(factory=list, init=False, eq=False)
 
     # chaining
 
@@ -163,6 +169,75 @@ class Listing(Generic[T]):
         """
         return next(iter(self), None)
 
+    def _all(self) -> Op[list[T]]:
+        """Every (filtered) item, as one operation (for code that polls, run
+        by the sync and async drivers alike)."""
+        walk = self._walk()
+        items: list[T] = []
+        while not walk.done() and (call := walk.pager.next_call()) is not None:
+            items += walk.take(walk.pager.accept((yield from self._transport.call(call))))
+        return items
+
+    # tables
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Every item (all pages) as a flat dict of the columns people want
+        (see :func:`tcmodel.display.records.records`); for tasks, the data
+        came with the listing: no request beyond the pages.
+
+        Example:
+            >>> rows = cluster.task_group(group.task_group_id).tasks().to_records()
+            >>> len(rows), sorted(rows[0])[:4]
+            (41, ['dependencies', 'duration', 'name', 'resolved'])
+        """
+        from tcmodel.display.records import records
+
+        return records(self)
+
+    def to_dataframe(self) -> Any:
+        """Every item (all pages) as a ``pandas.DataFrame`` of
+        :meth:`to_records`, with datetime, timedelta and categorical
+        (state) dtypes. Needs pandas (the ``notebook`` extra).
+
+        Example:
+            >>> listing = cluster.task_group(group.task_group_id).tasks()
+            >>> df = listing.filter(state="failed").to_dataframe()
+            >>> sorted(df["name"]), str(df["state"].dtype)
+            (['lint-eslint', 'test-macosx64-opt-perf', 'test-win64-debug-ui'], 'category')
+        """
+        from tcmodel.display.records import columns
+        from tcmodel.display.tables import dataframe
+
+        return dataframe(self.to_records(), columns(self._item_type))
+
+    # notebook display: a preview of the first page (one request, kept)
+
+    def _first_page(self) -> _Preview[T]:
+        """The (filtered) items of the first page and whether more pages
+        follow, fetched once per listing, so that every format of one
+        display costs one request together."""
+        if not self._preview:
+            walk = self._walk()
+            try:
+                page = None if walk.done() else next(self._transport.pages(walk.pager), None)
+            except TaskclusterError as err:
+                self._preview.append(_Preview([], False, str(err)))
+            else:
+                items = walk.take(page) if page is not None else []
+                more = not walk.done() and walk.pager.next_call() is not None
+                self._preview.append(_Preview(items, more))
+        return self._preview[0]
+
+    def _repr_pretty_(self, p: Printer, cycle: bool) -> None:
+        from tcmodel.display.views import pretty
+
+        pretty(self, p, cycle)
+
+    def _repr_html_(self) -> str:
+        from tcmodel.display.views import html
+
+        return html(self)
+
     def __repr__(self) -> str:
         parts = [str(self._call)]
         parts += [f"filter({f}={v!r})" for f, v in self._filters]
@@ -172,6 +247,15 @@ class Listing(Generic[T]):
         if self._size is not None:
             parts.append(f"page_size({self._size})")
         return f"<Listing {' '.join(parts)}>"
+
+
+@attrs.frozen
+class _Preview(Generic[T]):
+    """The first page of a listing, as a notebook shows it."""
+
+    items: list[T]
+    more_pages: bool  # a continuationToken says more pages follow
+    error: str | None = None  # the page could not be fetched
 
 
 @attrs.define

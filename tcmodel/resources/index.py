@@ -76,6 +76,17 @@ class Namespace(Resource):
         return (("namespace", self.namespace),)
 
     @property
+    def ui_url(self) -> str:
+        """The namespace's page in the web UI's index browser (no request).
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").index("project.app").ui_url
+            'https://tc.example.com/tasks/index/project.app'
+        """
+        return self.cluster._ui_url("tasks", "index", *([self.namespace] if self.namespace else []))
+
+    @property
     def name(self) -> str:
         """The last word of the namespace.
 
@@ -139,7 +150,8 @@ class Namespace(Resource):
             info = NamespaceInfo._from_json(raw)
             return Namespace(cluster, info.namespace, info=info)
 
-        return Listing(self._transport, self._call("listNamespaces"), "namespaces", make)
+        call = self._call("listNamespaces")
+        return Listing(self._transport, call, "namespaces", make, item_type=Namespace)
 
     def tasks(self) -> Listing[IndexEntry]:
         """The entries directly in this namespace (lazily paged). The tasks
@@ -162,7 +174,8 @@ class Namespace(Resource):
             task = batch[0].tasks.get(entry.task_id) if batch else None
             return IndexEntry(cluster, entry, task=task)
 
-        return Listing(self._transport, self._call("listTasks"), "tasks", make, on_page=on_page)
+        call = self._call("listTasks")
+        return Listing(self._transport, call, "tasks", make, on_page=on_page, item_type=IndexEntry)
 
     # changes
 
@@ -230,6 +243,23 @@ class IndexEntry(Resource):
 
     def _identity(self) -> tuple[tuple[str, Any], ...]:
         return (("namespace", self.entry.namespace), ("taskId", self.entry.task_id))
+
+    @property
+    def ui_url(self) -> str:
+        """The entry's page in the web UI's index browser (no request; the
+        task's own page is ``entry.task.ui_url``).
+
+        Example:
+            >>> import tcmodel
+            >>> from tcmodel.models import IndexedTask, from_json
+            >>> IndexEntry(tcmodel.Cluster.from_url("https://tc.example.com"),
+            ...     from_json(IndexedTask, {"namespace": "project.app.latest",
+            ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
+            ...     "expires": "2030-01-01T00:00:00Z"})).ui_url
+            'https://tc.example.com/tasks/index/project.app/latest'
+        """
+        parent, _, name = self.entry.namespace.rpartition(".")
+        return self.cluster._ui_url("tasks", "index", *([parent] if parent else []), name)
 
     @property
     def namespace(self) -> str:

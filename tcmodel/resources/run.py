@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,35 @@ from tcmodel.urls import origin_of
 from tcmodel.utils import check_run_id
 
 if TYPE_CHECKING:
+    from tcmodel.display.views import Printer
     from tcmodel.resources.artifact import Artifact
     from tcmodel.resources.task import Task
 
-__all__ = ["Run"]
+__all__ = ["LogText", "Run"]
+
+
+class LogText(str):
+    """A log's text: a plain ``str`` (slice it, ``.splitlines()`` it,
+    ``print`` it) that IPython and Jupyter show as lines, the last ones of
+    a long log (HTML ``<pre>``), rather than as one escaped string.
+
+    Example:
+        >>> log = LogText("step 1\\nstep 2\\n")
+        >>> isinstance(log, str), log.splitlines()[-1], log[:4]
+        (True, 'step 2', 'step')
+    """
+
+    __slots__ = ()
+
+    def _repr_pretty_(self, p: Printer, cycle: bool) -> None:
+        from tcmodel.display.views import log_text
+
+        p.text(log_text(self))
+
+    def _repr_html_(self) -> str:
+        from tcmodel.display.views import log_html
+
+        return log_html(self)
 
 
 class Run(Resource):
@@ -49,6 +75,7 @@ class Run(Resource):
         self._task = task
         self._run_id = check_run_id(run_id)
         self._info = info
+        self._listed_artifacts: dict[str, Artifact] = {}  # by name, as artifacts() made them
 
     @property
     def run_id(self) -> int:
@@ -73,6 +100,18 @@ class Run(Resource):
 
     def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
         return (("state", self._info.state),) if self._info is not None else ()
+
+    @property
+    def ui_url(self) -> str:
+        """The run's page in the deployment's web UI (no request).
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task(
+            ...     "Dx4tPEtaRpeIeWpbTD0uHw").run(1).ui_url
+            'https://tc.example.com/tasks/Dx4tPEtaRpeIeWpbTD0uHw/runs/1'
+        """
+        return self.cluster._ui_url("tasks", self.task_id, "runs", self.run_id)
 
     @property
     def task_id(self) -> str:
@@ -240,7 +279,9 @@ class Run(Resource):
 
         def make(raw: Any) -> Artifact:
             info = ArtifactInfo._from_json(raw)
-            return Artifact(cluster, task_id, run_id, info.name, info=info, task=self.task)
+            art = Artifact(cluster, task_id, run_id, info.name, info=info, task=self.task)
+            self._listed_artifacts[info.name] = art
+            return art
 
         call = Call.of("queue", "listArtifacts", taskId=task_id, runId=run_id)
         return Listing(self._transport, call, "artifacts", make, item_type=Artifact)
@@ -249,15 +290,34 @@ class Run(Resource):
         """A handle on artifact ``name`` of this run (no request).
 
         Example:
-            >>> # run.artifact("public/build/target.tar.gz").read_bytes()
+            >>> len(run.artifact("public/build/target.tar.gz").read_bytes())
+            131072
         """
         from tcmodel.resources.artifact import Artifact
 
         return Artifact(self.cluster, self.task_id, self.run_id, name, task=self.task)
 
-    def log(self) -> str:
+    def __getitem__(self, name: str) -> Artifact:
+        """Artifact ``name`` of this run: the listed one (with its metadata)
+        if :meth:`artifacts` listed it, else a handle (no request either way).
+
+        Example:
+            >>> run["public/build/target.tar.gz"].name
+            'public/build/target.tar.gz'
+        """
+        return self._listed_artifacts.get(name) or self.artifact(name)
+
+    def __iter__(self) -> Iterator[Artifact]:
+        return iter(self.artifacts())
+
+    def _ipython_key_completions_(self) -> list[str]:
+        """Names of the artifacts listed so far (no request), for ``run["<TAB>``."""
+        return sorted(self._listed_artifacts)
+
+    def log(self) -> LogText:
         """This run's log text: ``live_backing.log``, else ``live.log``
-        (bytes that are not UTF-8 are replaced, never fatal).
+        (bytes that are not UTF-8 are replaced, never fatal), as a
+        :class:`LogText` (a ``str`` that notebooks show as lines).
 
         Raises :class:`~tcmodel.NotFound` when the run has neither (an
         error artifact, an expired log or a dead live-log reference count as
@@ -270,7 +330,7 @@ class Run(Resource):
 
         for name in LOG_NAMES:
             try:
-                return self.artifact(name).read_text(errors="replace")
+                return LogText(self.artifact(name).read_text(errors="replace"))
             except NO_LOG as err:
                 # A live log on a worker that is gone is no log; the queue
                 # itself being unreachable is an outage, and is raised.

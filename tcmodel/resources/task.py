@@ -12,8 +12,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tcmodel.errors import (
     ArtifactError,
@@ -21,17 +22,19 @@ from tcmodel.errors import (
     InsufficientScopes,
     NotFound,
     ResourceExpired,
+    WaitTimeout,
 )
 from tcmodel.models import PRIORITIES, TaskDefinition, TaskStatus
+from tcmodel.progress import ProgressLike, Report, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.transport import Call, Op, Pager
+from tcmodel.transport import Call, Op, Pager, Sleep
 from tcmodel.utils import check_choice, check_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
     from tcmodel.resources.artifact import Artifact
-    from tcmodel.resources.run import Run
+    from tcmodel.resources.run import LogText, Run
     from tcmodel.resources.task_group import TaskGroup
 
 __all__ = ["LOG_NAMES", "Task", "TaskBatch"]
@@ -42,6 +45,13 @@ LOG_NAMES = ("public/logs/live_backing.log", "public/logs/live.log")
 #: missing, an error artifact, expired, or a live-log reference to a worker
 #: that is gone.
 NO_LOG = (NotFound, ArtifactError, ResourceExpired, ConnectionFailed)
+#: The longest pause between two polls of ``wait()`` (seconds), unless
+#: ``poll`` itself is longer.
+WAIT_CAP = 60.0
+#: How much each pause of ``wait()`` grows over the one before.
+WAIT_GROWTH = 1.5
+
+T = TypeVar("T")
 
 
 class TaskBatch:
@@ -68,6 +78,9 @@ class TaskBatch:
                 self.tasks[tid] = Task(cluster, tid, batch=self)
         self._transport = cluster.transport
         self._asked: dict[str, set[str]] = {"status": set(), "definition": set()}
+        # Tasks of other batches that tasks of this one depend on (not members:
+        # not fetched with it), so that they are made once.
+        self._neighbours: dict[str, Task] = {}
 
     def fill(self, kind: str) -> Op[None]:
         """Fetch what the batch's tasks lack of ``kind`` ("status" or
@@ -116,6 +129,16 @@ class TaskBatch:
         self.tasks[task.task_id] = task
         return task
 
+    def _know(self, task: Task) -> None:
+        """Let tasks of this batch find ``task`` (of another batch) by id;
+        it stays in its own batch, and a task already known wins."""
+        if task.task_id not in self.tasks:
+            self._neighbours.setdefault(task.task_id, task)
+
+    def _find(self, task_id: str) -> Task | None:
+        """The task with this id among the batch's members and neighbours."""
+        return self.tasks.get(task_id) or self._neighbours.get(task_id)
+
 
 class Task(Resource):
     """One task, known by its ``taskId``.
@@ -150,6 +173,7 @@ class Task(Resource):
         self._definition = definition
         self._status = status
         self._batch = batch
+        self._dependencies: list[Task] | None = None  # made once, by _link_dependencies
 
     @property
     def task_id(self) -> str:
@@ -168,6 +192,21 @@ class Task(Resource):
 
     def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
         return (("state", self._status.state),) if self._status is not None else ()
+
+    def _label(self) -> str | None:
+        return self._definition.metadata.name if self._definition is not None else None
+
+    @property
+    def ui_url(self) -> str:
+        """The task's page in the deployment's web UI (no request).
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task(
+            ...     "Dx4tPEtaRpeIeWpbTD0uHw").ui_url
+            'https://tc.example.com/tasks/Dx4tPEtaRpeIeWpbTD0uHw'
+        """
+        return self._cluster._ui_url("tasks", self.task_id)
 
     # data
 
@@ -292,15 +331,46 @@ class Task(Resource):
         data = self._definition or self.status
         return TaskGroup(self._cluster, data.task_group_id)
 
+    # the task graph
+
     @property
     def dependencies(self) -> list[Task]:
-        """The tasks this one depends on. Their statuses and definitions are
-        fetched in bulk on first read (one request per 1000 tasks).
+        """The tasks this one depends on, found once and kept. Those its
+        listing (or batch) already has cost nothing; the others are fetched
+        in bulk when read (one request per 1000 tasks).
 
         Example:
-            >>> # [d.state for d in task.dependencies]   # one bulk request
+            >>> listed = {t.name: t for t in group.tasks()}
+            >>> [d.name for d in listed["package-linux64"].dependencies]
+            ['build-linux64-opt', 'signing']
+            >>> listed["signing"].dependencies is not listed["signing"].dependencies  # a copy
+            True
         """
-        return list(TaskBatch(self._cluster, self.definition.dependencies).tasks.values())
+        if self._dependencies is None:
+            _link_dependencies([self])
+        return list(self._dependencies or ())
+
+    def ancestors(self) -> list[Task]:
+        """Every task upstream of this one, nearest first, each once: one
+        bulk request per level of the graph at most (none for tasks already
+        known, e.g. from the group's listing).
+
+        Example:
+            >>> [t.name for t in cluster.task(tasks["package-win64"].task_id).ancestors()][:2]
+            ['build-win64-opt', 'signing']
+            >>> sorted({t.name for t in tasks["signing"].ancestors()})[-1]
+            'decision'
+        """
+        seen = {self.task_id}
+        found: list[Task] = []
+        level = [self]
+        while level:
+            _link_dependencies(level)
+            level = [d for t in level for d in t._dependencies or () if d.task_id not in seen]
+            level = list({d.task_id: d for d in level}.values())
+            seen.update(d.task_id for d in level)
+            found += level
+        return found
 
     def dependents(self) -> Listing[Task]:
         """Tasks that depend on this one (lazily paged ``listDependentTasks``).
@@ -359,9 +429,10 @@ class Task(Resource):
 
         return Artifact(self._cluster, self.task_id, None, name, task=self)
 
-    def log(self) -> str:
+    def log(self) -> LogText:
         """The text of the task's log: ``live_backing.log`` of the most
-        recent run that has one, falling back to ``live.log``.
+        recent run that has one, falling back to ``live.log`` (a
+        :class:`~tcmodel.resources.run.LogText`: a ``str`` shown as lines).
 
         Raises :class:`~tcmodel.NotFound` when no run has a log.
 
@@ -384,6 +455,58 @@ class Task(Resource):
             code="ResourceNotFound",
             message=f"no run of task {self.task_id} has a log ({', '.join(LOG_NAMES)})",
         )
+
+    # waiting
+
+    def _wait_op(self, timeout: float | None, poll: float, report: Report | None) -> Op[str]:
+        def check() -> Op[str | None]:
+            status = yield from self._status_op("status")
+            if report is not None:
+                report(int(status.is_resolved), 1)
+            return status.state if status.is_resolved else None
+
+        def timed_out() -> WaitTimeout:
+            state = self._status.state if self._status is not None else "unknown"
+            return WaitTimeout(repr(self), state, timeout or 0.0)
+
+        return (yield from _poll(check, timeout, poll, timed_out))
+
+    def wait(
+        self, timeout: float | None = None, poll: float = 5.0, progress: ProgressLike = False
+    ) -> str:
+        """Poll the status until the task is resolved and return its state
+        (``completed``, ``failed`` or ``exception``); the status is then in
+        place. The pause between polls grows from ``poll`` seconds (by
+        half each time, up to a minute). After ``timeout`` seconds,
+        :class:`~tcmodel.WaitTimeout` names the task and its state.
+
+        Example:
+            >>> cluster.task(build.task_id).wait(timeout=5)
+            'completed'
+            >>> t = cluster.create_task(task_queue_id="proj/idle", payload={}, name="waits")
+            >>> t.wait(timeout=0.05, poll=0.01)
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.WaitTimeout: <Task ...> is still pending after 0.05s
+        """
+        with reporter(progress, f"waiting for {self.task_id}", total=1) as report:
+            return self._run(self._wait_op(timeout, poll, report))
+
+    async def await_(
+        self, timeout: float | None = None, poll: float = 5.0, progress: ProgressLike = False
+    ) -> str:
+        """The async form of :meth:`wait` (``await task.await_()``).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return await c.task(build.task_id).await_(timeout=5)
+            >>> asyncio.run(main())
+            'completed'
+        """
+        with reporter(progress, f"waiting for {self.task_id}", total=1) as report:
+            return await self._transport.arun(self._wait_op(timeout, poll, report))
 
     # actions
 
@@ -425,3 +548,51 @@ class Task(Resource):
         """
         check_choice("priority", priority, PRIORITIES)
         return self._act("changeTaskPriority", {"newPriority": priority})
+
+
+def _known(task: Task, task_id: str) -> Task | None:
+    return task._batch._find(task_id) if task._batch is not None else None
+
+
+def _link_dependencies(tasks: list[Task]) -> None:
+    """Give each task that lacks them the handles of its dependencies: the
+    ones its batch knows (its group's listing), else handles of one new
+    batch shared by all of ``tasks`` (fetched in bulk when read), which the
+    batches of ``tasks`` then know too."""
+    todo = [t for t in tasks if t._dependencies is None]
+    if not todo:
+        return
+    wanted = {t.task_id: t.definition.dependencies for t in todo}  # bulk, per batch
+    missing = [d for t in todo for d in wanted[t.task_id] if _known(t, d) is None]
+    fresh = TaskBatch(todo[0].cluster, missing)
+    for t in todo:
+        deps = [_known(t, d) or fresh.tasks[d] for d in wanted[t.task_id]]
+        if t._batch is not None:
+            for dep in deps:
+                t._batch._know(dep)
+        t._dependencies = deps
+
+
+def _poll(
+    check: Callable[[], Op[T | None]],
+    timeout: float | None,
+    poll: float,
+    timed_out: Callable[[], Exception],
+) -> Op[T]:
+    """Run ``check`` until it returns something other than ``None``, with a
+    growing :class:`~tcmodel.transport.Sleep` between tries (from ``poll`` up
+    to :data:`WAIT_CAP`); raise ``timed_out()`` once ``timeout`` seconds have
+    passed. One operation for the sync and async waits alike."""
+    if poll <= 0:
+        raise ValueError(f"poll must be a positive number of seconds, not {poll!r}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = poll
+    while True:
+        result = yield from check()
+        if result is not None:
+            return result
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise timed_out()
+        yield Sleep(pause if left is None else min(pause, left))
+        pause = min(pause * WAIT_GROWTH, max(poll, WAIT_CAP))

@@ -11,13 +11,19 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tcmodel.models import PRIORITIES, TaskGroupCancellation, TaskGroupInfo
+from tcmodel import graph
+from tcmodel.errors import NotFound, TaskclusterError, WaitTimeout
+from tcmodel.graph import CriticalPath, Failure, Failures, Timeline
+from tcmodel.models import PRIORITIES, TASK_STATES, TaskGroupCancellation, TaskGroupInfo
+from tcmodel.progress import ProgressLike, Report, pages_reporter, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.resources.task import Task, TaskBatch
+from tcmodel.resources.task import Task, TaskBatch, _poll
 from tcmodel.transport import Call, Op, Page
 from tcmodel.utils import check_choice, check_slug_id
 
@@ -27,6 +33,11 @@ if TYPE_CHECKING:
 __all__ = ["TaskGroup"]
 
 _INFO_KEYS = ("taskGroupId", "schedulerId", "expires", "sealed")
+#: The states :meth:`TaskGroup.failures` reports.
+FAILED_STATES = ("failed", "exception")
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class TaskGroup(Resource):
@@ -64,9 +75,30 @@ class TaskGroup(Resource):
         return (("taskGroupId", self.task_group_id),)
 
     def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
-        if self._info is None:
-            return ()
-        return (("sealed", self._info.sealed is not None),)
+        facts: tuple[tuple[str, Any], ...] = ()
+        if self._info is not None:
+            facts += (("sealed", self._info.sealed is not None),)
+        if self._listed_all:
+            facts += (("tasks", len(self._known_tasks())), *self._state_counts().items())
+        return facts
+
+    def _state_counts(self) -> dict[str, int]:
+        """How many of the tasks listed so far are in each state, in
+        lifecycle order (no request)."""
+        counts = Counter(t._status.state for t in self._known_tasks().values() if t._status)
+        return {s: counts[s] for s in (*TASK_STATES, *sorted(counts)) if counts.get(s)}
+
+    @property
+    def ui_url(self) -> str:
+        """The group's page in the deployment's web UI (no request).
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task_group(
+            ...     "XDqefRsvTG6ajX5vWks8LQ").ui_url
+            'https://tc.example.com/tasks/groups/XDqefRsvTG6ajX5vWks8LQ'
+        """
+        return self._cluster._ui_url("tasks", "groups", self.task_group_id)
 
     def _call(self, name: str, body: Any = None) -> Call:
         return Call.of("queue", name, body=body, taskGroupId=self.task_group_id)
@@ -146,21 +178,71 @@ class TaskGroup(Resource):
         """Every task listed so far, by taskId (no request)."""
         return self._registry.tasks
 
-    def tasks(self) -> Listing[Task]:
+    def __getitem__(self, key: str) -> Task:
+        """The group's task with this name or taskId. Tasks listed before
+        cost nothing; otherwise the group is listed once (one request per
+        1000 tasks). ``KeyError`` when no task (or more than one) has it.
+
+        Example:
+            >>> group["build-linux64-opt"].state
+            'completed'
+            >>> group["no-such-task"]
+            Traceback (most recent call last):
+            ...
+            KeyError: "no task of group ... is named or has the taskId 'no-such-task'"
+        """
+        found = self._lookup(key)
+        if found is None and not self._listed_all:
+            for _ in self.tasks():
+                pass
+            found = self._lookup(key)
+        if found is None:
+            raise KeyError(
+                f"no task of group {self.task_group_id} is named or has the taskId {key!r}"
+            )
+        return found
+
+    def _lookup(self, key: str) -> Task | None:
+        known = self._registry.tasks
+        if key in known:
+            return known[key]
+        named = [t for t in known.values() if t._definition is not None and t.name == key]
+        if len(named) > 1:
+            raise KeyError(f"{len(named)} tasks of group {self.task_group_id} are named {key!r}")
+        return named[0] if named else None
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks())
+
+    def _ipython_key_completions_(self) -> list[str]:
+        """The names of the tasks listed so far (no request), for ``group["<TAB>``."""
+        known = self._registry.tasks.values()
+        return sorted({t.name for t in known if t._definition is not None})
+
+    def tasks(self, progress: ProgressLike = False) -> Listing[Task]:
         """The group's tasks with definition and status, lazily paged
         (``listTaskGroup``): one request per page, nothing more per task.
+        ``progress=True`` shows a tqdm bar of the tasks listed (or give a
+        callable ``progress(done, None)``).
 
         Example:
             >>> # for t in group.tasks(): print(t.task_id, t.state, t.name)
             >>> # failed = list(group.tasks().filter(state="failed"))
         """
         cluster, registry = self.cluster, self._registry
+        counted = pages_reporter(progress, f"tasks of {self.task_group_id}")
+
+        def on_page(page: Page) -> None:
+            self._absorb_page(page)
+            if counted is not None:
+                counted(page)
+
         return Listing(
             self._transport,
             self._call("listTaskGroup"),
             "tasks",
             lambda entry: Task._from_listing(cluster, entry, registry),
-            on_page=self._absorb_page,
+            on_page=on_page,
             item_type=Task,
         )
 
@@ -171,6 +253,133 @@ class TaskGroup(Resource):
             >>> # group.summary()  ->  {'completed': 38, 'failed': 2}
         """
         return dict(Counter(t.state for t in self.tasks()))
+
+    # the task graph
+
+    def _all_tasks(self) -> list[Task]:
+        """Every task of the group: the ones listed already when a walk of
+        :meth:`tasks` reached the end, else a new walk (one request per
+        1000 tasks)."""
+        if self._listed_all:
+            return list(self._known_tasks().values())
+        return list(self.tasks())
+
+    def graph(self) -> Any:
+        """The group's tasks as a ``networkx.DiGraph``: nodes are task ids
+        (attributes ``task``, ``name``, ``state``), edges go from a
+        dependency to its dependent. Lists the group once unless it was
+        listed whole already. networkx is the ``notebook`` extra.
+
+        Example:
+            >>> g = group.graph()
+            >>> g.number_of_nodes(), g.in_degree(tasks["signing"].task_id)
+            (41, 6)
+            >>> g.nodes[tasks["decision"].task_id]["state"]
+            'completed'
+        """
+        return graph.digraph(self._all_tasks())
+
+    def critical_path(self) -> CriticalPath:
+        """The chain of dependent tasks that determined the group's
+        wall-clock time, with each step's wait and run time (see
+        :class:`~tcmodel.graph.CriticalPath`); from the runs' start and
+        resolve times. Lists the group once unless it was listed whole already.
+
+        Example:
+            >>> path = group.critical_path()
+            >>> path.tasks[0].name, path.total > path.steps[0].run_time
+            ('decision', True)
+        """
+        return graph.critical_path(self._all_tasks())
+
+    def timeline(self) -> Timeline:
+        """When each task was scheduled, started and resolved, with its
+        duration and whether it is on the critical path (``.records``,
+        ``.to_dataframe()``; shown as a Gantt-style chart). Lists the group
+        once unless it was listed whole already.
+
+        Example:
+            >>> tl = group.timeline()
+            >>> sum(r["critical"] for r in tl.records) == len(group.critical_path())
+            True
+        """
+        return graph.timeline(self._all_tasks())
+
+    # triage
+
+    def failures(
+        self, tail: int = 20, concurrency: int = 8, progress: ProgressLike = False
+    ) -> Failures:
+        """Every failed or exception task with why its latest run ended,
+        that run, and the last ``tail`` lines of its log. Lists the group
+        once (unless listed whole already); the logs are fetched by at most
+        ``concurrency`` threads at a time. A run without a readable log gets
+        an empty tail and a note. ``progress=True`` shows a bar of logs read.
+
+        Example:
+            >>> failures = group.failures(tail=1)
+            >>> [(f.name, f.reason, f.log_tail) for f in failures if f.name == "lint-eslint"]
+            [('lint-eslint', 'failed', '[taskcluster] exit code 1')]
+        """
+        failed = [t for t in self._all_tasks() if t.state in FAILED_STATES]
+        with reporter(progress, "reading logs", total=len(failed)) as report:
+            found = _in_threads(lambda t: _failure(t, tail), failed, concurrency, report)
+        return Failures(tuple(found))
+
+    # waiting
+
+    def _wait_op(
+        self, timeout: float | None, poll: float, report: Report | None
+    ) -> Op[dict[str, int]]:
+        counts: dict[str, int] = {}
+
+        def check() -> Op[dict[str, int] | None]:
+            listed = yield from self.tasks()._all()
+            counts.clear()
+            counts.update(Counter(t.state for t in listed))
+            resolved = sum(1 for t in listed if t.status.is_resolved)
+            if report is not None:
+                report(resolved, len(listed))
+            return dict(counts) if listed and resolved == len(listed) else None
+
+        def timed_out() -> WaitTimeout:
+            state = ", ".join(f"{n} {s}" for s, n in counts.items()) or "unknown"
+            return WaitTimeout(repr(self), state, timeout or 0.0)
+
+        return (yield from _poll(check, timeout, poll, timed_out))
+
+    def wait(
+        self, timeout: float | None = None, poll: float = 5.0, progress: ProgressLike = False
+    ) -> dict[str, int]:
+        """List the group until every task is resolved and return how many
+        are in each state (one request per 1000 tasks per poll). The pause
+        between polls grows from ``poll`` seconds up to a minute; after
+        ``timeout`` seconds :class:`~tcmodel.WaitTimeout` names the group
+        and its counts. ``progress=True`` shows a bar of resolved tasks.
+
+        Example:
+            >>> counts = cluster.task_group(group.task_group_id).wait(timeout=5)
+            >>> counts["failed"], sum(counts.values())
+            (3, 41)
+        """
+        with reporter(progress, f"waiting for {self.task_group_id}") as report:
+            return self._run(self._wait_op(timeout, poll, report))
+
+    async def await_(
+        self, timeout: float | None = None, poll: float = 5.0, progress: ProgressLike = False
+    ) -> dict[str, int]:
+        """The async form of :meth:`wait` (``await group.await_()``).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> dict[str, int]:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).await_(timeout=5)
+            >>> asyncio.run(main())["completed"]
+            38
+        """
+        with reporter(progress, f"waiting for {self.task_group_id}") as report:
+            return await self._transport.arun(self._wait_op(timeout, poll, report))
 
     # actions
 
@@ -205,3 +414,39 @@ class TaskGroup(Resource):
             self._transport.call(self._call("changeTaskGroupPriority", body))
         )
         return result
+
+
+def _failure(task: Task, tail: int) -> Failure:
+    """What triage shows of one failed task: its latest run's log tail, or
+    a note saying why there is none."""
+    run = task.latest_run
+    if run is None:
+        return Failure(task, task.name, task.state, None, None, "", "no run")
+    text, note = "", ""
+    try:
+        text = run.log()
+    except NotFound:
+        note = "no log"
+    except TaskclusterError as err:  # shown in the table rather than raised
+        note = f"log not readable: {err}"
+    return Failure(
+        task, task.name, task.state, run.reason_resolved, run, graph.log_tail(text, tail), note
+    )
+
+
+def _in_threads(
+    work: Callable[[T], R], items: list[T], concurrency: int, report: Report | None
+) -> list[R]:
+    """``work(item)`` for every item, in at most ``concurrency`` threads
+    (the sync client is thread-safe, and threads work inside a running
+    event loop, as in Jupyter); results in the items' order."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
+    results: dict[int, R] = {}
+    with ThreadPoolExecutor(max_workers=min(concurrency, max(len(items), 1))) as pool:
+        futures = {pool.submit(work, item): i for i, item in enumerate(items)}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            if report is not None:
+                report(done, len(items))
+    return [results[i] for i in range(len(items))]

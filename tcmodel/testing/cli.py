@@ -3,7 +3,9 @@
 It prints the ``export`` lines that point the official clients (and
 tcmodel) at the cluster, with the cluster's own root credentials: the one
 place where the local root access token is shown, since it is the user's
-own throw-away credential.
+own throw-away credential. With ``--demo`` the cluster first gets the
+demo's task graph (:func:`tcmodel.demo.build_graph`) and the output adds
+``export TCMODEL_DEMO_GROUP=<taskGroupId>`` and how to connect.
 
 Example:
     >>> build_parser().parse_args(["--port", "8080"]).port
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     Example:
         >>> build_parser().parse_args([]).max_page_size
         1000
+        >>> build_parser().parse_args(["--demo"]).demo
+        True
     """
     parser = argparse.ArgumentParser(
         prog="python -m tcmodel serve",
@@ -40,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     parser.add_argument(
         "--blob-port", type=int, default=0, help="blob origin port (default: a free one)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve the demo's task graph (41 tasks that ran over the past 40 minutes)",
     )
     parser.add_argument(
         "--max-page-size",
@@ -54,14 +63,33 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+_HOW_TO = """\
+# Connect from Python, in a shell where the lines above are exported:
+#     import os, tcmodel
+#     cluster = tcmodel.Cluster.from_env()
+#     group = cluster.task_group(os.environ["TCMODEL_DEMO_GROUP"])
+#     group.tasks().filter(state="failed")
+# or open tcmodel's docs/examples/explore.ipynb in Jupyter."""
+
+
+def _demo(cluster: LocalCluster) -> str:
+    """Build the demo's task graph on ``cluster``; returns its task group id."""
+    from tcmodel.demo import build_graph
+
+    with cluster.connect() as admin:
+        group_id, _ = build_graph(cluster, admin)
+    return group_id
+
+
 def serve(
     argv: list[str] | None = None,
     *,
     out: TextIO | None = None,
     wait: Callable[[], object] | None = None,
 ) -> int:
-    """Start a :class:`LocalCluster`, print its environment, serve until
-    Ctrl-C; returns the exit status.
+    """Start a :class:`LocalCluster` (with the demo's task graph when
+    ``--demo`` is given), print its environment, serve until Ctrl-C or
+    SIGTERM; returns the exit status.
 
     ``out`` (default stdout) and ``wait`` (default: block forever) exist for
     tests.
@@ -83,18 +111,26 @@ def serve(
     except OSError as e:
         print(f"cannot start the local cluster: {e}", file=sys.stderr)
         return 1
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
     try:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly on `kill` too
+        group_id = _demo(cluster) if args.demo else None
         creds = cluster.root_credentials
         print(f"export TASKCLUSTER_ROOT_URL={cluster.root_url}", file=out)
         print(f"export TASKCLUSTER_CLIENT_ID={creds.client_id}", file=out)
         print(f"export TASKCLUSTER_ACCESS_TOKEN={creds.access_token}", file=out)
+        if group_id is not None:
+            print(f"export TCMODEL_DEMO_GROUP={group_id}", file=out)
+            print(_HOW_TO, file=out)
         print(f"# blob origin: {cluster.blob_url}; press Ctrl-C to stop", file=out)
         out.flush()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly on `kill` too
         (wait or threading.Event().wait)()
     except KeyboardInterrupt:
         pass
     finally:
+        if on_main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         cluster.stop()
     return 0
