@@ -136,7 +136,7 @@ class PathStep:
         return self.resolved - self.started
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CriticalPath:
     """The chain of dependent tasks that determined a group's wall-clock
     time, first task first: the latest-resolving task, preceded by the
@@ -150,6 +150,8 @@ class CriticalPath:
         ['decision', 'build-...']
         >>> path.total == sum((s.wait + s.run_time for s in path), timedelta(0))
         True
+        >>> path  # doctest: +ELLIPSIS
+        <CriticalPath 3 tasks, ...: decision → build-... → test-...>
     """
 
     steps: tuple[PathStep, ...]
@@ -181,6 +183,10 @@ class CriticalPath:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def __repr__(self) -> str:
+        chain = " → ".join(s.name for s in self.steps)
+        return f"<CriticalPath {len(self)} tasks, {self.total}{': ' + chain if chain else ''}>"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         from tcmodel.display.timeline import critical_path_text
@@ -238,7 +244,7 @@ def critical_path(tasks: Iterable[Task]) -> CriticalPath:
 # -- timeline ------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Timeline:
     """When each task of a group was scheduled, started and resolved, and
     whether it is on the critical path. ``records`` are flat dicts (the
@@ -271,6 +277,9 @@ class Timeline:
         from tcmodel.display.tables import dataframe
 
         return dataframe(self.records, TIMELINE_COLUMNS)
+
+    def __repr__(self) -> str:
+        return f"<Timeline {len(self.records)} tasks, critical path {self.critical_path!r}>"
 
     def slowest(self, n: int = 10) -> list[dict[str, Any]]:
         """The ``n`` records with the longest durations, longest first.
@@ -403,7 +412,7 @@ class Failure:
         }
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Failures:
     """The failures of a group, list-like (``len``, indexing, iteration),
     shown as a table.
@@ -424,6 +433,9 @@ class Failures:
 
     def __iter__(self) -> Iterator[Failure]:
         return iter(self.items)
+
+    def __repr__(self) -> str:
+        return f"<Failures {len(self)}: {', '.join(f.name for f in self.items)}>"
 
     def to_records(self) -> list[dict[str, Any]]:
         """One flat dict per failure.

