@@ -117,6 +117,14 @@ def _hints(func: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
+def _class_hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls`` and its bases (names imported
+    only for type checking are found among tcmodel's own classes)."""
+    module = sys.modules.get(cls.__module__)
+    globalns = {**_NAMESPACE, **(vars(module) if module else {})}
+    return typing.get_type_hints(cls, globalns=globalns)
+
+
 def _annotate_return(func: Callable[..., Any]) -> Any:
     """Replace ``func``'s return annotation with its resolved jedi form, and
     return the resolved hint (``None`` when it has none)."""
@@ -177,7 +185,7 @@ def expose_models(*classes: type) -> None:
 
     found = _register(classes)
     for cls in found:
-        hints = typing.get_type_hints(cls)
+        hints = _class_hints(cls)
         for field in attrs.fields(cls):
             member = cls.__dict__.get(field.name)
             if member is not None and type(member) is types.MemberDescriptorType:
@@ -188,7 +196,7 @@ def expose_models(*classes: type) -> None:
     for cls in found:  # every class first, so shadows can point at each other
         _SHADOWS[cls] = type(cls.__name__, (), {"__module__": cls.__module__})
     for cls, shadow in ((c, _SHADOWS[c]) for c in found):
-        hints = typing.get_type_hints(cls)
+        hints = _class_hints(cls)
         annotations: dict[str, Any] = {}
         for name, value in _public_members(cls).items():
             if name in hints or isinstance(value, property):
@@ -204,10 +212,12 @@ def expose_models(*classes: type) -> None:
         shadow.__doc__ = cls.__doc__
 
 
-def expose_resources(*classes: type) -> None:
+def expose_resources(*classes: type, models: Iterable[type] = ()) -> None:
     """Resolve the property and method annotations of the resource ``classes``
     for jedi, and publish the properties' types in each class's
-    ``__annotations__`` for IPython's evaluator.
+    ``__annotations__`` for IPython's evaluator. ``models`` are value classes
+    that refer to the resources (exposed as :func:`expose_models` does, once
+    the resources' names are known).
 
     Example:
         >>> from tcmodel.resources import Task
@@ -215,6 +225,7 @@ def expose_resources(*classes: type) -> None:
         'Run'
     """
     found = _register(classes)
+    expose_models(*models)
     for cls in found:
         annotations = dict(inspect.get_annotations(cls))
         for name, value in vars(cls).items():

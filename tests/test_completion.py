@@ -59,6 +59,9 @@ CHAINS: list[tuple[str, set[str]]] = [
     ("cluster.task('Dx4tPEtaRpeIeWpbTD0uHw').", TASK_NAMES),
     ("cluster.task_group('Dx4tPEtaRpeIeWpbTD0uHw').", GROUP_NAMES),
     ("cluster.index('project.app').", {"find", "namespaces", "tasks", "child", "insert"}),
+    ("group.critical_path().", {"steps", "total"}),
+    ("group.timeline().", {"records", "critical_path", "to_dataframe", "slowest"}),
+    ("group.failures().", {"to_records", "to_dataframe", "items"}),
 ]
 #: Names that are noise: constructors and a listing's parts.
 NEVER = {

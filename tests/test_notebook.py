@@ -26,6 +26,10 @@ EXPECTED_HTML: dict[str, str] = {
     "an HTML table": "<table",
     "the timeline": "Timeline of 41 tasks",  # group.timeline()'s heading
     "the critical path": "Critical path",
+    "a listing's preview": "a preview of the first page",
+    "the failures table": "failed or exception tasks",
+    "a DataFrame": "dataframe",
+    "a log as lines": "<pre",
 }
 
 

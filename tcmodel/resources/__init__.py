@@ -8,6 +8,7 @@ Example:
 
 from tcmodel._completion import expose_resources
 from tcmodel.cluster import Cluster
+from tcmodel.graph import CriticalPath, Failure, Failures, PathStep, Timeline
 from tcmodel.resources.artifact import Artifact
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
@@ -30,5 +31,15 @@ __all__ = [
 
 # Completion that never fetches: annotations both completers can read.
 expose_resources(
-    Resource, TaskGroup, Task, Run, Artifact, Namespace, IndexEntry, Listing, LogText, Cluster
+    Resource,
+    TaskGroup,
+    Task,
+    Run,
+    Artifact,
+    Namespace,
+    IndexEntry,
+    Listing,
+    LogText,
+    Cluster,
+    models=(PathStep, CriticalPath, Timeline, Failure, Failures),
 )
