@@ -88,8 +88,12 @@ def _ipython_form(hint: Any) -> Any:
         return _tuple[tuple(_ipython_form(a) for a in args)]
     if origin is list and args:
         return _list[_ipython_form(args[0])]
-    if isinstance(origin, type) and origin.__module__.startswith("tcmodel"):
-        return _ipython_form(origin)
+    if isinstance(origin, type) and (
+        origin.__module__.startswith("tcmodel") or origin in _BUILTINS
+    ):
+        return _ipython_form(origin)  # Listing[Task] -> Listing, dict[str, Any] -> dict
+    if isinstance(hint, type) and hint not in _SHADOWS and _slotted_attrs(hint):
+        expose_models(hint)  # a value class no module exposed (e.g. Credentials)
     if isinstance(hint, type) and hint in _SHADOWS:
         return _SHADOWS[hint]
     if isinstance(hint, type) and hint not in _BUILTINS and issubclass(hint, _BUILTINS):
@@ -97,6 +101,12 @@ def _ipython_form(hint: Any) -> Any:
     if isinstance(hint, type) and hint.__module__ in ("datetime", "uuid", "decimal"):
         return _builtin_shadow(hint)  # a C type: IPython cannot impersonate it
     return hint
+
+
+def _slotted_attrs(cls: type) -> bool:
+    import attrs
+
+    return attrs.has(cls) and "__slots__" in vars(cls)
 
 
 @functools.cache

@@ -103,6 +103,7 @@ def graph(lc: LocalCluster) -> dict[str, str]:
         )
         worker.run(build.task_id, log="built\n", artifacts={"public/x": b"x"})
         worker.run(test.task_id, log="tested\n")
+        admin.index("proj.app.latest").insert(build)
     return {"group": group_id, "build": build.task_id, "test": test.task_id}
 
 
@@ -161,6 +162,27 @@ def test_chains_complete_on_loaded_objects_too(
         assert lc.requests == []
 
 
+@pytest.mark.parametrize("jedi", [True, False], ids=["jedi", "no-jedi"])
+def test_every_public_property_completes_without_a_request(
+    lc: LocalCluster, graph: dict[str, str], shell: InteractiveShell, jedi: bool
+) -> None:
+    with lc.connect() as cluster:
+        objects = handles(cluster, graph)
+        objects["ns"] = cluster.index("proj.app")
+        objects["entry"] = cluster.index("proj.app.latest").entry()  # one request, before
+        shell.user_ns.update(objects)
+        lc.reset_requests()
+        silent = []
+        for var, obj in objects.items():
+            for name in dir(type(obj)):
+                if name.startswith("_") or not isinstance(getattr(type(obj), name), property):
+                    continue
+                if not complete(shell, f"{var}.{name}.", jedi=jedi):
+                    silent.append(f"{var}.{name}")
+                assert lc.requests == [], f"completing {var}.{name}. sent {lc.requests}"
+        assert silent == [], f"nothing offered after {silent}"
+
+
 @pytest.fixture
 def silent_server() -> Iterator[tuple[str, socket.socket]]:
     """A root URL whose server accepts TCP connections but never answers."""
@@ -197,14 +219,18 @@ def test_completion_against_a_silent_deployment_is_instant(
         shell.user_ns.update(handles(cluster, graph))
         for text, _ in CHAINS:
             complete(shell, text, jedi=jedi)  # warm jedi's caches (a fetch would hang here)
-        slowest = 0.0
+        took: dict[str, float] = {}
         for text, wanted in CHAINS:
-            started = time.perf_counter()
-            offered = complete(shell, text, jedi=jedi)
-            slowest = max(slowest, time.perf_counter() - started)
-            assert wanted <= offered, text
+            # The best of three: a completion that waited on the network would
+            # hang every time, while a pause of the machine hits one attempt.
+            for _ in range(3):
+                started = time.perf_counter()
+                offered = complete(shell, text, jedi=jedi)
+                took[text] = min(took.get(text, 1e9), time.perf_counter() - started)
+                assert wanted <= offered, text
     assert _connections(sock) == 0, "a completion connected to the deployment"
-    assert slowest < 0.2, f"the slowest completion took {slowest * 1000:.0f} ms"
+    slowest = max(took, key=took.__getitem__)
+    assert took[slowest] < 0.2, f"completing {slowest!r} took {took[slowest] * 1000:.0f} ms"
 
 
 def test_dir_offers_actions_data_and_children_not_internals(

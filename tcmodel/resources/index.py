@@ -250,13 +250,8 @@ class IndexEntry(Resource):
         task's own page is ``entry.task.ui_url``).
 
         Example:
-            >>> import tcmodel
-            >>> from tcmodel.models import IndexedTask, from_json
-            >>> IndexEntry(tcmodel.Cluster.from_url("https://tc.example.com"),
-            ...     from_json(IndexedTask, {"namespace": "project.app.latest",
-            ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
-            ...     "expires": "2030-01-01T00:00:00Z"})).ui_url
-            'https://tc.example.com/tasks/index/project.app/latest'
+            >>> cluster.index("project.app.linux64-opt.latest").entry().ui_url
+            'http://127.0.0.1:.../tasks/index/project.app.linux64-opt/latest'
         """
         parent, _, name = self.entry.namespace.rpartition(".")
         return self.cluster._ui_url("tasks", "index", *([parent] if parent else []), name)
@@ -275,12 +270,7 @@ class IndexEntry(Resource):
         """The last word of the path.
 
         Example:
-            >>> import tcmodel
-            >>> from tcmodel.models import IndexedTask, from_json
-            >>> IndexEntry(tcmodel.Cluster.from_url("https://tc.example.com"),
-            ...     from_json(IndexedTask, {"namespace": "project.app.latest",
-            ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "rank": 1, "data": {},
-            ...     "expires": "2030-01-01T00:00:00Z"})).name
+            >>> cluster.index("project.app.linux64-opt.latest").entry().name
             'latest'
         """
         return self.entry.namespace.rsplit(".", 1)[-1]
