@@ -352,7 +352,14 @@ class Artifact(Resource):
         """The async form of :meth:`download`.
 
         Example:
-            >>> # await artifact.adownload("out/", progress=True)
+            >>> import asyncio, tempfile
+            >>> async def fetch(folder: str) -> int:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         a = c.task(art.task_id).run(0).artifact(art.name)
+            ...         return (await a.adownload(folder)).stat().st_size
+            >>> with tempfile.TemporaryDirectory() as out:
+            ...     asyncio.run(fetch(out))
+            131072
         """
         target = self._target(path)
         with _atomic_file(target) as write, reporter(progress, self.name, unit="B") as report:
