@@ -520,8 +520,11 @@ def pretty(obj: Any, p: Printer, cycle: bool) -> None:
         >>> from IPython.lib.pretty import pretty as ipython_pretty
         >>> ipython_pretty(cluster.task(build.task_id).run(0)).splitlines()[0]
         "<Run taskId='...' runId=0>"
+        >>> ipython_pretty([cluster.task(build.task_id).run(0)])  # inside a container: the repr
+        "[<Run taskId='...' runId=0>]"
     """
-    p.text(repr(obj) if cycle else text(obj))
+    nested = getattr(p, "indentation", 0) > 0 or len(getattr(p, "stack", ())) > 1
+    p.text(repr(obj) if cycle or nested else text(obj))
 
 
 def html(obj: Any) -> str:
