@@ -11,7 +11,9 @@ from tcmodel import _logsafety
 from tcmodel._version import __version__
 from tcmodel.cluster import Cluster
 from tcmodel.credentials import Credentials, create_temporary_credentials
+from tcmodel.download import ContentChanged, DownloadError, StorageRefused
 from tcmodel.errors import (
+    AnswerTooLarge,
     APIError,
     ArtifactError,
     AuthenticationFailed,
@@ -25,15 +27,18 @@ from tcmodel.errors import (
     InsufficientScopes,
     InternalServerError,
     InvalidRequestArguments,
+    MalformedAnswer,
     MalformedPayload,
     NoMatchingBackend,
     NoMatchingMethod,
     NotFound,
+    PagingError,
     RequestConflict,
     ResourceExpired,
     ServerError,
     TaskclusterError,
     TooManyRequests,
+    UnknownName,
     WaitTimeout,
 )
 from tcmodel.scopes import scope_match
@@ -43,13 +48,16 @@ _logsafety.install()
 
 __all__ = [
     "APIError",
+    "AnswerTooLarge",
     "ArtifactError",
     "AuthenticationFailed",
     "BadRequest",
     "Cluster",
     "ConfigurationError",
     "ConnectionFailed",
+    "ContentChanged",
     "Credentials",
+    "DownloadError",
     "HashMismatch",
     "InputError",
     "InputTooLarge",
@@ -57,15 +65,19 @@ __all__ = [
     "InsufficientScopes",
     "InternalServerError",
     "InvalidRequestArguments",
+    "MalformedAnswer",
     "MalformedPayload",
     "NoMatchingBackend",
     "NoMatchingMethod",
     "NotFound",
+    "PagingError",
     "RequestConflict",
     "ResourceExpired",
     "ServerError",
+    "StorageRefused",
     "TaskclusterError",
     "TooManyRequests",
+    "UnknownName",
     "WaitTimeout",
     "__version__",
     "create_temporary_credentials",

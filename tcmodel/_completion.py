@@ -193,7 +193,7 @@ def expose_models(*classes: type) -> None:
     """
     import attrs
 
-    found = _register(classes)
+    found = [cls for cls in _register(classes) if cls not in _SHADOWS]  # once each
     for cls in found:
         hints = _class_hints(cls)
         for field in attrs.fields(cls):

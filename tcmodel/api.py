@@ -61,12 +61,24 @@ _WILDCARDS: dict[tuple[str, str], frozenset[str]] = {
     },
     ("index", "findArtifactFromTask"): frozenset({"name"}),
     **{("object", n): frozenset({"name"}) for n in ("startDownload", "object", "download")},
+    **{("secrets", n): frozenset({"name"}) for n in ("set", "remove", "get")},
+    ("auth", "awsS3Credentials"): frozenset({"prefix"}),
 }
 
 
 _NOT_IDEMPOTENT = frozenset(
-    {("queue", "claimWork"), ("queue", "claimTask"), ("queue", "createArtifact")}
+    {
+        ("queue", "claimWork"),
+        ("queue", "claimTask"),
+        ("queue", "createArtifact"),
+        ("auth", "resetAccessToken"),  # each call makes a new token
+        ("hooks", "triggerHook"),  # each call fires the hook again: a new task
+        ("hooks", "triggerHookWithToken"),
+        ("hooks", "resetTriggerToken"),
+    }
 )
+#: Path parameters that carry a secret wherever they appear.
+_SECRET_PARAMS = frozenset({"token"})
 _REDIRECTS = frozenset(
     {
         ("queue", "getArtifact"),
@@ -134,6 +146,17 @@ class Endpoint:
             ['name']
         """
         return _WILDCARDS.get((self.service, self.name), frozenset())
+
+    @property
+    def secret_params(self) -> frozenset[str]:
+        """Path parameters that are secrets (a hook's trigger token): never
+        shown where a call is named (errors, logs, request records).
+
+        Example:
+            >>> sorted(endpoint("hooks", "triggerHookWithToken").secret_params)
+            ['token']
+        """
+        return frozenset(p for p in self.params if p in _SECRET_PARAMS)
 
     @property
     def idempotent(self) -> bool:
@@ -706,6 +729,652 @@ _ALL = [
     ),
     _e("object", "download", "GET", "/download/<name>", scopes="object:download:<name>"),
     _e("object", "heartbeat", "GET", "/__heartbeat__"),
+    _e("auth", "ping", "GET", "/ping"),
+    _e("auth", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("auth", "version", "GET", "/__version__"),
+    _e(
+        "auth",
+        "listClients",
+        "GET",
+        "/clients/",
+        query=("prefix", "continuationToken", "limit"),
+        scopes="auth:list-clients",
+        output="list-clients-response.json",
+    ),
+    _e(
+        "auth",
+        "client",
+        "GET",
+        "/clients/<clientId>",
+        scopes="auth:get-client:<clientId>",
+        output="get-client-response.json",
+    ),
+    _e(
+        "auth",
+        "createClient",
+        "PUT",
+        "/clients/<clientId>",
+        scopes={
+            "AllOf": [
+                "auth:create-client:<clientId>",
+                {"each": "<scope>", "for": "scope", "in": "scopes"},
+            ]
+        },
+        input="create-client-request.json",
+        output="create-client-response.json",
+    ),
+    _e(
+        "auth",
+        "getEntityHistory",
+        "GET",
+        "/audit/<entityType>/<entityId>",
+        query=("continuationToken", "limit"),
+        scopes="auth:audit-history:<entityType>",
+        output="get-entity-history-response.json",
+    ),
+    _e(
+        "auth",
+        "listAuditHistory",
+        "GET",
+        "/clients/<clientId>/audit",
+        query=("continuationToken", "limit"),
+        scopes="auth:client-audit-history:<clientId>",
+        output="get-entity-history-response.json",
+    ),
+    _e(
+        "auth",
+        "resetAccessToken",
+        "POST",
+        "/clients/<clientId>/reset",
+        scopes="auth:reset-access-token:<clientId>",
+        output="create-client-response.json",
+    ),
+    _e(
+        "auth",
+        "updateClient",
+        "POST",
+        "/clients/<clientId>",
+        scopes={
+            "AllOf": [
+                "auth:update-client:<clientId>",
+                {"each": "<scope>", "for": "scope", "in": "scopesAdded"},
+            ]
+        },
+        input="create-client-request.json",
+        output="get-client-response.json",
+    ),
+    _e(
+        "auth",
+        "enableClient",
+        "POST",
+        "/clients/<clientId>/enable",
+        scopes="auth:enable-client:<clientId>",
+        output="get-client-response.json",
+    ),
+    _e(
+        "auth",
+        "disableClient",
+        "POST",
+        "/clients/<clientId>/disable",
+        scopes="auth:disable-client:<clientId>",
+        output="get-client-response.json",
+    ),
+    _e(
+        "auth",
+        "deleteClient",
+        "DELETE",
+        "/clients/<clientId>",
+        scopes="auth:delete-client:<clientId>",
+    ),
+    _e(
+        "auth",
+        "listRoles",
+        "GET",
+        "/roles/",
+        scopes="auth:list-roles",
+        output="list-roles-response.json",
+    ),
+    _e(
+        "auth",
+        "listRoles2",
+        "GET",
+        "/roles2/",
+        query=("continuationToken", "limit"),
+        scopes="auth:list-roles",
+        output="list-roles2-response.json",
+    ),
+    _e(
+        "auth",
+        "listRoleIds",
+        "GET",
+        "/roleids/",
+        query=("continuationToken", "limit"),
+        scopes="auth:list-roles",
+        output="list-role-ids-response.json",
+    ),
+    _e(
+        "auth",
+        "role",
+        "GET",
+        "/roles/<roleId>",
+        scopes="auth:get-role:<roleId>",
+        output="get-role-response.json",
+    ),
+    _e(
+        "auth",
+        "createRole",
+        "PUT",
+        "/roles/<roleId>",
+        scopes={
+            "AllOf": [
+                "auth:create-role:<roleId>",
+                {"each": "<scope>", "for": "scope", "in": "scopes"},
+            ]
+        },
+        input="create-role-request.json",
+        output="get-role-response.json",
+    ),
+    _e(
+        "auth",
+        "updateRole",
+        "POST",
+        "/roles/<roleId>",
+        scopes={
+            "AllOf": [
+                "auth:update-role:<roleId>",
+                {"each": "<scope>", "for": "scope", "in": "scopesAdded"},
+            ]
+        },
+        input="create-role-request.json",
+        output="get-role-response.json",
+    ),
+    _e("auth", "deleteRole", "DELETE", "/roles/<roleId>", scopes="auth:delete-role:<roleId>"),
+    _e(
+        "auth",
+        "expandScopes",
+        "POST",
+        "/scopes/expand",
+        scopes="auth:expand-scopes",
+        input="scopeset.json",
+        output="scopeset.json",
+    ),
+    _e(
+        "auth",
+        "currentScopes",
+        "GET",
+        "/scopes/current",
+        scopes="auth:current-scopes",
+        output="scopeset.json",
+    ),
+    _e(
+        "auth",
+        "awsS3Credentials",
+        "GET",
+        "/aws/s3/<level>/<bucket>/<prefix>",
+        query=("format",),
+        scopes={
+            "else": "auth:aws-s3:read-write:<bucket>/<prefix>",
+            "if": "levelIsReadOnly",
+            "then": {
+                "AnyOf": [
+                    "auth:aws-s3:read-only:<bucket>/<prefix>",
+                    "auth:aws-s3:read-write:<bucket>/<prefix>",
+                ]
+            },
+        },
+        output="aws-s3-credentials-response.json",
+    ),
+    _e(
+        "auth",
+        "azureAccounts",
+        "GET",
+        "/azure/accounts",
+        scopes="auth:azure-table:list-accounts",
+        output="azure-account-list-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "auth",
+        "azureTables",
+        "GET",
+        "/azure/<account>/tables",
+        query=("continuationToken",),
+        scopes="auth:azure-table:list-tables:<account>",
+        output="azure-table-list-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "auth",
+        "azureTableSAS",
+        "GET",
+        "/azure/<account>/table/<table>/<level>",
+        scopes={
+            "else": "auth:azure-table:read-write:<account>/<table>",
+            "if": "levelIsReadOnly",
+            "then": {
+                "AnyOf": [
+                    "auth:azure-table:read-only:<account>/<table>",
+                    "auth:azure-table:read-write:<account>/<table>",
+                ]
+            },
+        },
+        output="azure-table-access-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "auth",
+        "azureContainers",
+        "GET",
+        "/azure/<account>/containers",
+        query=("continuationToken",),
+        scopes="auth:azure-container:list-containers:<account>",
+        output="azure-container-list-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "auth",
+        "azureContainerSAS",
+        "GET",
+        "/azure/<account>/containers/<container>/<level>",
+        scopes={
+            "else": "auth:azure-container:read-write:<account>/<container>",
+            "if": "levelIsReadOnly",
+            "then": {
+                "AnyOf": [
+                    "auth:azure-container:read-only:<account>/<container>",
+                    "auth:azure-container:read-write:<account>/<container>",
+                ]
+            },
+        },
+        output="azure-container-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "auth",
+        "sentryDSN",
+        "GET",
+        "/sentry/<project>/dsn",
+        scopes="auth:sentry:<project>",
+        output="sentry-dsn-response.json",
+    ),
+    _e(
+        "auth",
+        "websocktunnelToken",
+        "GET",
+        "/websocktunnel/<wstAudience>/<wstClient>",
+        scopes="auth:websocktunnel-token:<wstAudience>/<wstClient>",
+        output="websocktunnel-token-response.json",
+    ),
+    _e(
+        "auth",
+        "gcpCredentials",
+        "GET",
+        "/gcp/credentials/<projectId>/<serviceAccount>",
+        scopes="auth:gcp:access-token:<projectId>/<serviceAccount>",
+        output="gcp-credentials-response.json",
+    ),
+    _e(
+        "auth",
+        "githubRepoToken",
+        "POST",
+        "/github/<appName>/<owner>/repo-token",
+        scopes={
+            "AllOf": [
+                {
+                    "each": "auth:github-repo-token:<appName>/<owner>/<repoPerm>",
+                    "for": "repoPerm",
+                    "in": "repoPerms",
+                }
+            ]
+        },
+        input="github-repo-token-request.json",
+        output="github-token-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "auth",
+        "authenticateHawk",
+        "POST",
+        "/authenticate-hawk",
+        input="authenticate-hawk-request.json",
+        output="authenticate-hawk-response.json",
+    ),
+    _e(
+        "auth",
+        "testAuthenticate",
+        "POST",
+        "/test-authenticate",
+        input="test-authenticate-request.json",
+        output="test-authenticate-response.json",
+    ),
+    _e(
+        "auth",
+        "testAuthenticateGet",
+        "GET",
+        "/test-authenticate-get/",
+        output="test-authenticate-response.json",
+    ),
+    _e("auth", "heartbeat", "GET", "/__heartbeat__"),
+    _e("secrets", "ping", "GET", "/ping"),
+    _e("secrets", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("secrets", "version", "GET", "/__version__"),
+    _e("secrets", "set", "PUT", "/secret/<name>", scopes="secrets:set:<name>", input="secret.json"),
+    _e("secrets", "remove", "DELETE", "/secret/<name>", scopes="secrets:set:<name>"),
+    _e(
+        "secrets", "get", "GET", "/secret/<name>", scopes="secrets:get:<name>", output="secret.json"
+    ),
+    _e(
+        "secrets",
+        "list",
+        "GET",
+        "/secrets",
+        query=("continuationToken", "limit"),
+        scopes="secrets:list-secrets",
+        output="secret-list.json",
+    ),
+    _e("secrets", "heartbeat", "GET", "/__heartbeat__"),
+    _e(
+        "queue",
+        "listProvisioners",
+        "GET",
+        "/provisioners",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-provisioners",
+        output="list-provisioners-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "getProvisioner",
+        "GET",
+        "/provisioners/<provisionerId>",
+        scopes="queue:get-provisioner:<provisionerId>",
+        output="provisioner-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "listWorkerTypes",
+        "GET",
+        "/provisioners/<provisionerId>/worker-types",
+        query=("continuationToken", "limit"),
+        scopes="queue:list-worker-types:<provisionerId>",
+        output="list-workertypes-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "getWorkerType",
+        "GET",
+        "/provisioners/<provisionerId>/worker-types/<workerType>",
+        scopes="queue:get-worker-type:<provisionerId>/<workerType>",
+        output="workertype-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "listWorkers",
+        "GET",
+        "/provisioners/<provisionerId>/worker-types/<workerType>/workers",
+        query=("continuationToken", "limit", "quarantined"),
+        scopes="queue:list-workers:<provisionerId>/<workerType>",
+        output="list-workers-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "getWorker",
+        "GET",
+        "/provisioners/<provisionerId>/worker-types/<workerType>/workers/<workerGroup>/<workerId>",
+        scopes="queue:get-worker:<provisionerId>/<workerType>/<workerGroup>/<workerId>",
+        output="worker-response.json",
+        stability="deprecated",
+    ),
+    _e(
+        "queue",
+        "quarantineWorker",
+        "PUT",
+        "/provisioners/<provisionerId>/worker-types/<workerType>/workers/<workerGroup>/<workerId>",
+        scopes={
+            "AllOf": [
+                "queue:quarantine-worker:<provisionerId>/<workerType>/<workerGroup>/<workerId>"
+            ]
+        },
+        input="quarantine-worker-request.json",
+        output="worker-response.json",
+        stability="experimental",
+    ),
+    _e(
+        "queue",
+        "declareWorker",
+        "PUT",
+        "/provisioners/<provisionerId>/worker-types/<workerType>/<workerGroup>/<workerId>",
+        scopes={
+            "AllOf": [
+                {
+                    "each": "queue:declare-worker:<provisionerId>/<workerType>/"
+                    "<workerGroup>/<workerId>#<property>",
+                    "for": "property",
+                    "in": "properties",
+                }
+            ]
+        },
+        input="update-worker-request.json",
+        output="worker-response.json",
+        stability="experimental",
+    ),
+    _e("hooks", "ping", "GET", "/ping"),
+    _e("hooks", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("hooks", "version", "GET", "/__version__"),
+    _e(
+        "hooks",
+        "listHookGroups",
+        "GET",
+        "/hooks",
+        scopes="hooks:list-hooks:",
+        output="list-hook-groups-response.json",
+    ),
+    _e(
+        "hooks",
+        "listHooks",
+        "GET",
+        "/hooks/<hookGroupId>",
+        scopes="hooks:list-hooks:<hookGroupId>",
+        output="list-hooks-response.json",
+    ),
+    _e(
+        "hooks",
+        "hook",
+        "GET",
+        "/hooks/<hookGroupId>/<hookId>",
+        scopes="hooks:get:<hookGroupId>:<hookId>",
+        output="hook-definition.json",
+    ),
+    _e(
+        "hooks",
+        "getHookStatus",
+        "GET",
+        "/hooks/<hookGroupId>/<hookId>/status",
+        scopes="hooks:status:<hookGroupId>/<hookId>",
+        output="hook-status.json",
+        stability="deprecated",
+    ),
+    _e(
+        "hooks",
+        "createHook",
+        "PUT",
+        "/hooks/<hookGroupId>/<hookId>",
+        scopes={
+            "AllOf": [
+                "hooks:modify-hook:<hookGroupId>/<hookId>",
+                "assume:hook-id:<hookGroupId>/<hookId>",
+            ]
+        },
+        input="create-hook-request.json",
+        output="hook-definition.json",
+    ),
+    _e(
+        "hooks",
+        "updateHook",
+        "POST",
+        "/hooks/<hookGroupId>/<hookId>",
+        scopes={
+            "AllOf": [
+                "hooks:modify-hook:<hookGroupId>/<hookId>",
+                "assume:hook-id:<hookGroupId>/<hookId>",
+            ]
+        },
+        input="create-hook-request.json",
+        output="hook-definition.json",
+    ),
+    _e(
+        "hooks",
+        "removeHook",
+        "DELETE",
+        "/hooks/<hookGroupId>/<hookId>",
+        scopes="hooks:modify-hook:<hookGroupId>/<hookId>",
+    ),
+    _e(
+        "hooks",
+        "triggerHook",
+        "POST",
+        "/hooks/<hookGroupId>/<hookId>/trigger",
+        scopes="hooks:trigger-hook:<hookGroupId>/<hookId>",
+        input="trigger-hook.json",
+        output="trigger-hook-response.json",
+    ),
+    _e(
+        "hooks",
+        "getTriggerToken",
+        "GET",
+        "/hooks/<hookGroupId>/<hookId>/token",
+        scopes="hooks:get-trigger-token:<hookGroupId>/<hookId>",
+        output="trigger-token-response.json",
+    ),
+    _e(
+        "hooks",
+        "resetTriggerToken",
+        "POST",
+        "/hooks/<hookGroupId>/<hookId>/token",
+        scopes="hooks:reset-trigger-token:<hookGroupId>/<hookId>",
+        output="trigger-token-response.json",
+    ),
+    _e(
+        "hooks",
+        "triggerHookWithToken",
+        "POST",
+        "/hooks/<hookGroupId>/<hookId>/trigger/<token>",
+        input="trigger-hook.json",
+        output="trigger-hook-response.json",
+    ),
+    _e(
+        "hooks",
+        "listLastFires",
+        "GET",
+        "/hooks/<hookGroupId>/<hookId>/last-fires",
+        query=("continuationToken", "limit"),
+        scopes="hooks:list-last-fires:<hookGroupId>/<hookId>",
+        output="list-lastFires-response.json",
+    ),
+    _e("hooks", "heartbeat", "GET", "/__heartbeat__"),
+    _e("notify", "ping", "GET", "/ping"),
+    _e("notify", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("notify", "version", "GET", "/__version__"),
+    _e(
+        "notify",
+        "email",
+        "POST",
+        "/email",
+        scopes="notify:email:<address>",
+        input="email-request.json",
+        stability="experimental",
+    ),
+    _e(
+        "notify",
+        "pulse",
+        "POST",
+        "/pulse",
+        scopes="notify:pulse:<routingKey>",
+        input="pulse-request.json",
+        stability="experimental",
+    ),
+    _e(
+        "notify",
+        "matrix",
+        "POST",
+        "/matrix",
+        scopes="notify:matrix-room:<roomId>",
+        input="matrix-request.json",
+        stability="experimental",
+    ),
+    _e(
+        "notify",
+        "slack",
+        "POST",
+        "/slack",
+        scopes="notify:slack-channel:<channelId>",
+        input="slack-request.json",
+        stability="experimental",
+    ),
+    _e(
+        "notify",
+        "addDenylistAddress",
+        "POST",
+        "/denylist/add",
+        scopes="notify:manage-denylist",
+        input="notification-address.json",
+        stability="experimental",
+    ),
+    _e(
+        "notify",
+        "deleteDenylistAddress",
+        "DELETE",
+        "/denylist/delete",
+        scopes="notify:manage-denylist",
+        input="notification-address.json",
+        stability="experimental",
+    ),
+    _e(
+        "notify",
+        "listDenylist",
+        "GET",
+        "/denylist/list",
+        query=("continuationToken", "limit"),
+        scopes="notify:manage-denylist",
+        output="notification-address-list.json",
+        stability="experimental",
+    ),
+    _e("notify", "heartbeat", "GET", "/__heartbeat__"),
+    _e("purge-cache", "ping", "GET", "/ping"),
+    _e("purge-cache", "lbheartbeat", "GET", "/__lbheartbeat__"),
+    _e("purge-cache", "version", "GET", "/__version__"),
+    _e(
+        "purge-cache",
+        "purgeCache",
+        "POST",
+        "/purge-cache/<workerPoolId>",
+        scopes="purge-cache:<workerPoolId>:<cacheName>",
+        input="purge-cache-request.json",
+    ),
+    _e(
+        "purge-cache",
+        "allPurgeRequests",
+        "GET",
+        "/purge-cache/list",
+        query=("continuationToken", "limit"),
+        scopes="purge-cache:all-purge-requests",
+        output="all-purge-cache-request-list.json",
+    ),
+    _e(
+        "purge-cache",
+        "purgeRequests",
+        "GET",
+        "/purge-cache/<workerPoolId>",
+        query=("since",),
+        scopes="purge-cache:purge-requests::<workerPoolId>",
+        output="purge-cache-request-list.json",
+    ),
+    _e("purge-cache", "heartbeat", "GET", "/__heartbeat__"),
 ]
 
 #: Every endpoint, keyed by ``(service, name)``.

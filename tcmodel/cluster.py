@@ -22,18 +22,63 @@ import httpx
 from tcmodel._closing import Closing
 from tcmodel.credentials import Credentials, CredentialsLike
 from tcmodel.errors import ConfigurationError
-from tcmodel.transport import Call, Transport
+from tcmodel.transport import (
+    DEFAULT_DEADLINE,
+    DEFAULT_DOWNLOAD_DEADLINE,
+    DEFAULT_MAX_ANSWER_BYTES,
+    Call,
+    Transport,
+)
 from tcmodel.urls import normalize_root_url
 
 if TYPE_CHECKING:
     from tcmodel.display.views import Printer
-    from tcmodel.resources.index import Namespace
+    from tcmodel.models import TaskDefinition
+    from tcmodel.models_services import AwsCredentials, PurgeRequest
+    from tcmodel.resources.auth import Client, Required, Role
+    from tcmodel.resources.collection import Listing
+    from tcmodel.resources.hook import Hook
+    from tcmodel.resources.index import FoundTasks, Namespace
+    from tcmodel.resources.notify import Notify
+    from tcmodel.resources.secret import Secret
     from tcmodel.resources.task import Task
     from tcmodel.resources.task_group import TaskGroup
+    from tcmodel.resources.task_queue import TaskQueue
 
 __all__ = ["Cluster"]
 
 _TASK_QUEUE_ID = re.compile(r"[a-zA-Z0-9_-]{1,38}/[a-z]([-a-z0-9]{0,36}[a-z0-9])?")
+#: The date fields of a task definition.
+_TASK_DATES = ("created", "deadline", "expires")
+
+
+def _json_date(value: datetime | str, now: datetime) -> str:
+    """A date as the API takes it, from a datetime, an RFC 3339 date string
+    or a :func:`~tcmodel.from_now` offset (from ``now``; ``""`` is ``now``)."""
+    from tcmodel.utils import from_now, parse_date, to_json_date
+
+    if isinstance(value, datetime):
+        return to_json_date(value)
+    if not isinstance(value, str):
+        raise ValueError(f"a date is a datetime, an RFC 3339 date or an offset, not {value!r}")
+    try:
+        return to_json_date(parse_date(value))
+    except ValueError:
+        pass
+    return to_json_date(from_now(value, now))
+
+
+def _env_credentials(client_id: str, token: str, certificate: str | None) -> Credentials:
+    """Credentials from the ``TASKCLUSTER_*`` variables, or a
+    :class:`ConfigurationError` that neither shows nor chains any of them."""
+    try:
+        return Credentials(client_id, token, certificate)
+    except ValueError as exc:
+        problem = str(exc)
+    raise ConfigurationError(
+        "TASKCLUSTER_CLIENT_ID, TASKCLUSTER_ACCESS_TOKEN or TASKCLUSTER_CERTIFICATE "
+        f"is unusable: {problem}"
+    )
 
 
 class Cluster(Closing):
@@ -42,6 +87,9 @@ class Cluster(Closing):
     Make it with :meth:`from_url` or :meth:`from_env`. It is a context
     manager that closes its HTTP client. Handles made from it cost no
     request; requests are sent when data is read or an action is taken.
+    One Cluster serves many threads and many event loops; once closed it
+    sends nothing more. It pickles without its credentials (see
+    :meth:`use_credentials`).
 
     Example:
         >>> with Cluster.from_url("https://tc.example.com") as c:
@@ -65,6 +113,9 @@ class Cluster(Closing):
         async_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] | None = None,
         public_url: str | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
+        download_deadline: float | None = DEFAULT_DOWNLOAD_DEADLINE,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> Cluster:
         """Connect to the deployment at ``root_url``.
 
@@ -76,11 +127,17 @@ class Cluster(Closing):
         through it. ``clock`` replaces ``time.time`` for signing (see
         :meth:`tcmodel.testing.LocalCluster.connect`). ``public_url`` is the
         deployment's public root URL, for links to its web UI, when requests
-        go elsewhere (a proxy); by default ``root_url``.
+        go elsewhere (a proxy); by default ``root_url``. ``deadline`` is how
+        long one attempt of an API call may take in all (2 minutes),
+        ``download_deadline`` one attempt of a download (an hour), and
+        ``max_answer_bytes`` the largest API answer read (16 MiB): see
+        :class:`~tcmodel.transport.Transport`.
 
         Example:
             >>> Cluster.from_url("https://tc.example.com/").root_url
             'https://tc.example.com'
+            >>> Cluster.from_url("https://tc.example.com", deadline=30).transport.deadline
+            30.0
             >>> Cluster.from_url("http://taskcluster", public_url="https://tc.example.com").public_url
             'https://tc.example.com'
         """
@@ -93,10 +150,15 @@ class Cluster(Closing):
                 client=client,
                 async_client=async_client,
                 clock=clock,
+                deadline=deadline,
+                download_deadline=download_deadline,
+                max_answer_bytes=max_answer_bytes,
             )
             return cls(transport, public_url=public_url)
         except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+            problem = str(exc)
+        # Raised outside the handler: nothing chained could hold a secret.
+        raise ConfigurationError(problem)
 
     @classmethod
     def from_env(
@@ -139,10 +201,7 @@ class Cluster(Closing):
                 missing = "TASKCLUSTER_ACCESS_TOKEN" if client_id else "TASKCLUSTER_CLIENT_ID"
                 raise ConfigurationError(f"{missing} is not set, but its partner variable is")
             cert = env.get("TASKCLUSTER_CERTIFICATE", "").strip() or None
-            try:
-                credentials = Credentials(client_id, token, cert)
-            except ValueError as exc:
-                raise ConfigurationError(f"TASKCLUSTER_CERTIFICATE: {exc}") from None
+            credentials = _env_credentials(client_id, token, cert)
         return cls.from_url(root_url, credentials, **kwargs)
 
     # identity
@@ -172,6 +231,13 @@ class Cluster(Closing):
         """A page of the deployment's web UI (no request)."""
         return "/".join([self.public_url, *(quote(str(p), safe="") for p in path)])
 
+    def _api_url(self, call: Call) -> str:
+        """The URL of an API call on the public root URL (no request): the
+        one to show or hand on, which works outside a proxy's task too."""
+        from tcmodel.urls import api_url
+
+        return api_url(self.public_url, call.endpoint, call.params, call.query)
+
     @property
     def credentials(self) -> Credentials | None:
         """The credentials requests are signed with (``None``: anonymous).
@@ -183,6 +249,27 @@ class Cluster(Closing):
             True
         """
         return self.transport.credentials
+
+    def use_credentials(self, credentials: CredentialsLike | None) -> None:
+        """Sign this cluster's requests (and its handles') with
+        ``credentials`` from now on; ``None`` goes anonymous.
+
+        Secrets are never pickled: a pickled Cluster, handle or list of
+        handles keeps its settings and loaded data, and comes back anonymous
+        with its own HTTP clients, signing with the system clock. This puts
+        the credentials back.
+
+        Example:
+            >>> import pickle
+            >>> theirs = pickle.loads(pickle.dumps(cluster.task(build.task_id)))
+            >>> theirs.cluster
+            <Cluster 'http://127.0.0.1:...' anonymous>
+            >>> theirs.cluster.use_credentials(lc.root_credentials)
+            >>> theirs.cluster.credentials.client_id, theirs.state
+            ('static/taskcluster/root', 'completed')
+            >>> theirs.cluster.close()
+        """
+        self.transport.use_credentials(credentials)
 
     def __repr__(self) -> str:
         who = f"client_id={self.credentials.client_id!r}" if self.credentials else "anonymous"
@@ -287,23 +374,27 @@ class Cluster(Closing):
         """Create a task (``createTask``) and return it with its status loaded
         (the definition, with the queue's defaults filled in, loads on first read).
 
-        ``deadline`` and ``expires`` are datetimes or :func:`~tcmodel.from_now`
-        offsets; ``dependencies`` are Tasks or task ids; a new ``task_id`` is
-        made when none is given. The body is built once, so a retried
-        request re-sends the same definition (createTask is idempotent).
+        ``deadline`` and ``expires`` are datetimes, RFC 3339 dates or
+        :func:`~tcmodel.from_now` offsets; ``dependencies`` are Tasks or
+        task ids; a new ``task_id`` is made when none is given. The body is
+        built once, so a retried request re-sends the same definition
+        (createTask is idempotent). To submit a whole definition as it is,
+        use :meth:`submit_task`.
 
         Example:
-            >>> # t = cluster.create_task(task_queue_id="proj/ci", payload={"command": ["make"]},
-            >>> #                         name="build", dependencies=[decision])
+            >>> t = cluster.create_task(task_queue_id="proj/idle", payload={"command": ["make"]},
+            ...                         name="doc-build", deadline="2 hours")
+            >>> t.state, t.name, t.definition.deadline - t.definition.created
+            ('pending', 'doc-build', datetime.timedelta(seconds=7200))
         """
         from tcmodel.models import PRIORITIES, REQUIRES
         from tcmodel.resources.task import Task
-        from tcmodel.utils import check_choice, check_slug_id, from_now, slug_id, to_json_date
+        from tcmodel.utils import check_choice, check_slug_id
 
         now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
 
         def when(value: datetime | str) -> str:
-            return to_json_date(from_now(value, now) if isinstance(value, str) else value)
+            return _json_date(value, now)
 
         check_choice("priority", priority, PRIORITIES)
         check_choice("requires", requires, REQUIRES)
@@ -314,7 +405,6 @@ class Cluster(Closing):
             )
         if retries is not None and not 0 <= retries <= 49:
             raise ValueError(f"retries must be between 0 and 49, not {retries!r}")
-        new_id = check_slug_id(task_id, "taskId") if task_id is not None else slug_id()
         body: dict[str, Any] = {
             "taskQueueId": task_queue_id,
             "created": when(""),
@@ -345,23 +435,333 @@ class Cluster(Closing):
             "extra": dict(extra) if extra else None,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
+        return self.submit_task(body, task_id=task_id)
+
+    def submit_task(
+        self, definition: Mapping[str, Any] | TaskDefinition, task_id: str | None = None
+    ) -> Task:
+        """Submit a whole task definition as it is (``createTask``), e.g. one
+        a decision task rendered, and return the task with its status loaded.
+
+        ``created``, ``deadline`` and ``expires`` may be datetimes, RFC 3339
+        dates (kept: the same instant) or :func:`~tcmodel.from_now` offsets;
+        ``created`` is now when missing. A new ``task_id`` is made when none
+        is given. Submitting the identical definition again under the same
+        ``task_id`` succeeds (Taskcluster's createTask is idempotent), so a
+        retried submission is safe; a different one raises
+        :class:`~tcmodel.RequestConflict`. A
+        :class:`~tcmodel.models.TaskDefinition` is submitted as it came.
+
+        Example:
+            >>> from datetime import datetime, timedelta, timezone
+            >>> now = datetime.fromtimestamp(cluster.transport.now(), timezone.utc)
+            >>> definition = {"taskQueueId": "proj/idle", "created": now.isoformat(),
+            ...     "deadline": now + timedelta(hours=1), "payload": {},
+            ...     "metadata": {"name": "rendered", "description": "", "owner": "ci@example.com",
+            ...                  "source": "https://example.com/decision"}}
+            >>> first = cluster.submit_task(definition)
+            >>> again = cluster.submit_task(definition, task_id=first.task_id)  # a retry: fine
+            >>> again == first, again.state
+            (True, 'pending')
+            >>> abs(again.definition.created - now) < timedelta(seconds=1)  # kept
+            True
+        """
+        from tcmodel.models import TaskDefinition
+        from tcmodel.resources.task import Task
+        from tcmodel.utils import check_slug_id, slug_id
+
+        if isinstance(definition, TaskDefinition):
+            definition = definition.raw
+        if not isinstance(definition, Mapping):
+            raise TypeError(f"a task definition is a mapping, not {type(definition).__name__}")
+        now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
+        body = {"created": "", **definition}
+        for key in _TASK_DATES:
+            if body.get(key) is not None:
+                body[key] = _json_date(body[key], now)
+        new_id = check_slug_id(task_id, "taskId") if task_id is not None else slug_id()
         task = Task(self, new_id)
         task._run(task._status_op("createTask", body))
         return task
 
+    # auth, secrets, notify, purge-cache
+
+    def current_scopes(self) -> list[str]:
+        """The scopes these credentials have, expanded through their roles
+        (``auth.currentScopes``; one request).
+
+        Example:
+            >>> cluster.current_scopes()
+            ['*']
+        """
+        from tcmodel.resources import auth
+
+        return self.transport.run(auth.current_scopes(self.transport))
+
+    def expand_scopes(self, scopes: Iterable[str]) -> list[str]:
+        """``scopes`` expanded through the roles they assume (``auth.expandScopes``).
+
+        Example:
+            >>> lc.add_role("doc:cluster-expand", ["index:insert-task:project.*"])
+            >>> cluster.expand_scopes(["assume:doc:cluster-expand"])
+            ['assume:doc:cluster-expand', 'index:insert-task:project.*']
+        """
+        from tcmodel.resources import auth
+
+        return self.transport.run(auth.expand_scopes(self.transport, scopes))
+
+    def satisfies(self, required: Required) -> bool:
+        """Whether these credentials' expanded scopes satisfy ``required``:
+        one scope, a list of alternatives each a list of scopes all needed
+        (``[["a", "b"], ["c"]]``, as ``scope_match``), or a scope expression
+        (``{"AllOf": [...]}``). One ``currentScopes`` request.
+
+        Example:
+            >>> cluster.satisfies([["queue:create-task:highest:proj/ci", "queue:route:index.*"]])
+            True
+        """
+        from tcmodel.resources import auth
+
+        return self.transport.run(auth.satisfies(self.transport, required))
+
+    def test_authenticate(
+        self,
+        client_scopes: Iterable[str],
+        required_scopes: Iterable[str],
+        *,
+        authorized_scopes: Iterable[str] | None = None,
+    ) -> list[str]:
+        """How the deployment authorizes a client holding ``client_scopes``
+        (narrowed to ``authorized_scopes``) for a call that needs
+        ``required_scopes`` (``auth.testAuthenticate``, signed as its fixed
+        ``tester`` client): the scopes the call had, or
+        :class:`~tcmodel.InsufficientScopes`.
+
+        Example:
+            >>> cluster.test_authenticate(["test:*"], ["test:run"])
+            ['assume:anonymous', 'test:*']
+        """
+        from tcmodel.resources import auth
+
+        scopes = (client_scopes, required_scopes, authorized_scopes)
+        return self.transport.run(auth.authenticate_as_tester(self.transport, *scopes))
+
+    def client(self, client_id: str) -> Client:
+        """A handle on an auth client (no request).
+
+        Example:
+            >>> cluster.client("static/taskcluster/root").scopes
+            ('*',)
+        """
+        from tcmodel.resources.auth import Client
+
+        return Client(self, client_id)
+
+    def clients(self, prefix: str | None = None) -> Listing[Client]:
+        """The auth clients whose id starts with ``prefix`` (lazily paged).
+
+        Example:
+            >>> [c.client_id for c in cluster.clients(prefix="static/taskcluster/r")]
+            ['static/taskcluster/root']
+        """
+        from tcmodel.resources import auth
+
+        return auth.clients(self, prefix)
+
+    def role(self, role_id: str) -> Role:
+        """A handle on an auth role (no request).
+
+        Example:
+            >>> cluster.role("anonymous").expanded_scopes[0]
+            'assume:anonymous'
+        """
+        from tcmodel.resources.auth import Role
+
+        return Role(self, role_id)
+
+    def roles(self) -> Listing[Role]:
+        """Every auth role (lazily paged).
+
+        Example:
+            >>> cluster.role("anonymous") in list(cluster.roles())
+            True
+        """
+        from tcmodel.resources import auth
+
+        return auth.roles(self)
+
+    def aws_s3_credentials(
+        self, bucket: str, prefix: str, *, level: str = "read-only"
+    ) -> AwsCredentials:
+        """Temporary AWS credentials for ``bucket``/``prefix``
+        (``auth.awsS3Credentials``); the secret parts never show in a repr.
+
+        Example:
+            >>> cluster.aws_s3_credentials("my-bucket", "proj/")  # none configured locally
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.NotFound: auth.awsS3Credentials(...): 404 ResourceNotFound: ...
+        """
+        from tcmodel.resources import auth
+
+        return self.transport.run(auth.aws_s3_credentials(self.transport, bucket, prefix, level))
+
+    def secret(self, name: str) -> Secret:
+        """A handle on a secret (no request; its value loads on first read).
+
+        Example:
+            >>> cluster.secret("doc/cluster").set({"token": "hunter2"}).value["token"]
+            'hunter2'
+        """
+        from tcmodel.resources.secret import Secret
+
+        return Secret(self, name)
+
+    def secrets(self, prefix: str | None = None) -> Listing[Secret]:
+        """The secrets whose name starts with ``prefix`` (lazily paged).
+
+        Example:
+            >>> cluster.secret("doc/cluster-listed").set({}) in cluster.secrets("doc/cluster-l")
+            True
+        """
+        from tcmodel.resources import secret
+
+        return secret.secrets(self, prefix)
+
+    @property
+    def notify(self) -> Notify:
+        """The notify service: ``.email()``, ``.matrix()``, ``.slack()``,
+        ``.pulse()``, the deny list (no request).
+
+        Example:
+            >>> cluster.notify.pulse("doc.cluster", {"done": True})
+            True
+        """
+        from tcmodel.resources.notify import Notify
+
+        return Notify(self)
+
+    def purge_cache(self, worker_pool_id: str, cache_name: str) -> None:
+        """Ask the workers of ``worker_pool_id`` to purge cache
+        ``cache_name`` (``purge-cache.purgeCache``; one request).
+
+        Example:
+            >>> cluster.purge_cache("doc/cluster", "checkouts")
+        """
+        from tcmodel.resources import purge_cache
+
+        self.transport.run(purge_cache.purge_cache(self.transport, worker_pool_id, cache_name))
+
+    def purge_requests(
+        self, worker_pool_id: str | None = None, since: datetime | str | None = None
+    ) -> Listing[PurgeRequest]:
+        """The open purge requests, of one worker pool or of all, made at or
+        after ``since`` (a datetime, an offset or an ISO date) if given.
+
+        Example:
+            >>> cluster.purge_cache("doc/cluster-list", "cargo")
+            >>> [r.cache_name for r in cluster.purge_requests("doc/cluster-list")]
+            ['cargo']
+        """
+        from tcmodel.resources import purge_cache
+
+        return purge_cache.purge_requests(self, worker_pool_id, since)
+
+    # hooks, task queues, the index in bulk
+
+    def hook(self, hook_group_id: str, hook_id: str) -> Hook:
+        """A handle on a hook (no request; its definition loads on first read).
+
+        Example:
+            >>> cluster.hook("proj", "nightly")
+            <Hook hookGroupId='proj' hookId='nightly'>
+        """
+        from tcmodel.resources.hook import Hook
+
+        return Hook(self, hook_group_id, hook_id)
+
+    def hook_groups(self) -> list[str]:
+        """The ids of the groups that have hooks (``listHookGroups``; one request).
+
+        Example:
+            >>> _ = cluster.hook("doc-groups", "h").create({"metadata": {"name": "h",
+            ...     "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> "doc-groups" in cluster.hook_groups()
+            True
+        """
+        from tcmodel.resources import hook
+
+        return self.transport.run(hook.hook_groups(self.transport))
+
+    def hooks(self, hook_group_id: str) -> list[Hook]:
+        """The hooks of a group, their definitions loaded (``listHooks``; one request).
+
+        Example:
+            >>> _ = cluster.hook("doc-hooks", "a").create({"metadata": {"name": "a",
+            ...     "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> cluster.hooks("doc-hooks")
+            [<Hook 'a' hookGroupId='doc-hooks' hookId='a'>]
+        """
+        from tcmodel.resources import hook
+
+        return self.transport.run(hook.hooks(self, hook_group_id))
+
+    def task_queue(self, task_queue_id: str) -> TaskQueue:
+        """A handle on a task queue (``provisionerId/workerType``; no request).
+
+        Example:
+            >>> cluster.task_queue("proj/ci")
+            <TaskQueue taskQueueId='proj/ci'>
+        """
+        from tcmodel.resources.task_queue import TaskQueue
+
+        return TaskQueue(self, task_queue_id)
+
+    def task_queues(self) -> Listing[TaskQueue]:
+        """Every task queue in use (lazily paged ``listTaskQueues``).
+
+        Example:
+            >>> cluster.task_queue(build.status.task_queue_id) in cluster.task_queues()
+            True
+        """
+        from tcmodel.resources import task_queue
+
+        return task_queue.task_queues(self)
+
+    def find_tasks(self, paths: Iterable[str]) -> FoundTasks:
+        """The tasks indexed at ``paths`` (``findTasksAtIndex``: one request
+        per 1000 paths), as a mapping path → Task; paths with no entry are
+        in ``.missing`` (not raised), the entries in ``.entries``. The tasks
+        share a batch: reading their states is one more bulk request.
+
+        Example:
+            >>> found = cluster.find_tasks(["project.app.linux64-opt.latest", "project.nope"])
+            >>> found["project.app.linux64-opt.latest"].name, found.missing
+            ('build-linux64-opt', ('project.nope',))
+        """
+        from tcmodel.resources import index
+
+        return self.transport.run(index.find_tasks(self, paths))
+
     # lifetime
 
     def close(self) -> None:
-        """Close the HTTP client tcmodel made (yours is left open).
+        """Close the HTTP clients tcmodel made (yours are left open); any
+        request after this raises :class:`~tcmodel.ConfigurationError`.
 
         Example:
-            >>> cluster = Cluster.from_url("https://tc.example.com")
-            >>> cluster.close()
+            >>> closed = Cluster.from_url("https://tc.example.com")
+            >>> closed.close()
+            >>> closed.ping()
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: <Transport 'https://tc.example.com'> is closed...
         """
         self.transport.close()
 
     async def aclose(self) -> None:
-        """Close the async HTTP client tcmodel made.
+        """Close the HTTP clients tcmodel made, the running event loop's
+        at once (see :meth:`close`).
 
         Example:
             >>> import asyncio

@@ -14,20 +14,29 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import slugid
 
+from tcmodel.errors import ConfigurationError
+
 __all__ = ["Credentials", "CredentialsLike", "create_temporary_credentials"]
 
 _MAX_SPAN = timedelta(days=31)
+# The client ids Taskcluster's auth service accepts.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9!@/:.+|_-]+")
+# Access tokens are HMAC keys taken as ASCII: printable, no space, '"' or '\'.
+_TOKEN = re.compile(r"[!#-\[\]-~]+")
 
 
 def _text(value: str | bytes) -> str:
-    return value.decode("ascii") if isinstance(value, bytes) else value
+    # Undecodable bytes become U+FFFD, which the checks then refuse: decoding
+    # never raises, so no exception keeps the (secret) bytes.
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
 
 
 def _certificate(value: str | bytes | Mapping[str, Any] | None) -> str | None:
@@ -45,12 +54,20 @@ class Credentials:
 
     ``certificate`` is kept as the JSON *string* Taskcluster hands out. The
     repr and str show only the client id, never the token or certificate.
+    A client id Taskcluster would not accept, or a token that is not
+    printable ASCII (a pasted newline or quote), raises ``ValueError`` here
+    rather than at the first request; no message shows the token. They are
+    never pickled.
 
     Example:
         >>> Credentials("project/me", "token").is_temporary
         False
         >>> Credentials.coerce(("project/me", "token")).client_id
         'project/me'
+        >>> Credentials("project/me", "token\\n")
+        Traceback (most recent call last):
+        ...
+        ValueError: the access token of 'project/me' may hold only printable ASCII ...
     """
 
     client_id: str = attrs.field(converter=_text)
@@ -58,25 +75,55 @@ class Credentials:
     certificate: str | None = attrs.field(default=None, converter=_certificate)
 
     def __attrs_post_init__(self) -> None:
+        # No message shows the token or the certificate, and none is raised
+        # while another exception (which could hold them) is being handled.
+        if not isinstance(self.client_id, str) or not isinstance(self.access_token, str):
+            raise TypeError("client_id and access_token must be str (or ASCII bytes)")
         if not self.client_id:
             raise ValueError("Credentials need a non-empty client_id")
+        if not _CLIENT_ID.fullmatch(self.client_id):
+            raise ValueError(
+                f"client_id {self.client_id!r} is not a Taskcluster client id "
+                "(letters, digits and !@/:.+|_- only)"
+            )
         if not self.access_token:
             raise ValueError(f"Credentials for {self.client_id!r} have an empty access_token")
-        if self.certificate is not None:
-            try:
-                cert = json.loads(self.certificate)
-            except ValueError:
-                raise ValueError(
-                    f"the certificate of {self.client_id!r} is not valid JSON"
-                ) from None
-            if not isinstance(cert, dict):
-                raise ValueError(f"the certificate of {self.client_id!r} is not a JSON object")
+        if not _TOKEN.fullmatch(self.access_token):
+            raise ValueError(
+                f"the access token of {self.client_id!r} may hold only printable ASCII "
+                "other than space, '\"' and '\\' (a stray newline or quote?)"
+            )
+        if self.certificate is not None and not isinstance(_json_object(self.certificate), dict):
+            raise ValueError(f"the certificate of {self.client_id!r} is not a JSON object")
 
     def __repr__(self) -> str:
         kind = ", temporary=True" if self.certificate else ""
         return f"Credentials(client_id={self.client_id!r}{kind})"
 
     __str__ = __repr__
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        """Credentials are secret and never pickled (a pickled Cluster or
+        handle leaves them out; see :meth:`tcmodel.Cluster.use_credentials`).
+
+        Example:
+            >>> import pickle
+            >>> pickle.dumps(Credentials("project/me", "token"))
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: Credentials(client_id='project/me') are secret ...
+        """
+        raise ConfigurationError(
+            f"{self!r} are secret and never pickled: give them to the other process "
+            "another way (e.g. TASKCLUSTER_* variables and Cluster.from_env()), then "
+            "cluster.use_credentials(...) on what you unpickled"
+        )
+
+    def __copy__(self) -> Credentials:
+        return self  # an immutable value: copies are the same credentials
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Credentials:
+        return self
 
     @property
     def is_temporary(self) -> bool:
@@ -146,6 +193,15 @@ class Credentials:
 
 
 CredentialsLike = Credentials | tuple[str, str] | tuple[str, str, str] | Mapping[str, Any]
+
+
+def _json_object(text: str) -> Any:
+    """``text`` parsed as JSON, or ``None`` when it is not JSON (and no
+    exception holding ``text`` is left behind)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _utc(dt: datetime) -> datetime:

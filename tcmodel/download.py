@@ -7,43 +7,66 @@ redirects, ``object`` through the object service's ``getUrl`` download
 method with hash checking, and ``error`` by raising
 :class:`~tcmodel.errors.ArtifactError`. The decoded bytes are *emitted*
 (:class:`~tcmodel.transport.Emit`) chunk by chunk, so memory stays flat
-whatever the size; a connection lost mid-body is resumed with ``Range``.
+whatever the size; a connection lost mid-body is resumed with ``Range``
+(and ``If-Range``: never spliced onto data that changed meanwhile).
 
 The same operation runs under the sync driver (:meth:`Transport.run
 <tcmodel.transport.Transport.run>`, :meth:`~tcmodel.transport.Transport.stream`)
 and the async one (:meth:`~tcmodel.transport.Transport.arun`).
 
 Example:
-    >>> from tcmodel.transport import Transport, consume
-    >>> t = Transport("https://tc.example.com")
-    >>> op = read_artifact_op(t, "Dx4tPEtaRpeIeWpbTD0uHw", 0, "public/build/x.tar.gz")
-    >>> # with open("x.tar.gz", "wb") as f: t.run(consume(op, f.write))
+    >>> data = b"".join(cluster.transport.stream(read_artifact_op(
+    ...     cluster.transport, art.task_id, 0, art.name)))
+    >>> len(data)
+    131072
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import attrs
 import httpx
 
 from tcmodel.credentials import Credentials
-from tcmodel.errors import APIError, ArtifactError, ConnectionFailed, HashMismatch, TaskclusterError
+from tcmodel.errors import (
+    ArtifactError,
+    AuthenticationFailed,
+    ConnectionFailed,
+    HashMismatch,
+    InsufficientScopes,
+    TaskclusterError,
+    redact_url,
+)
 from tcmodel.models import ArtifactContent
-from tcmodel.transport import CHUNK_SIZE, Call, Close, Emit, Op, ReadChunk, Sleep, Transport
+from tcmodel.transport import (
+    CHUNK_SIZE,
+    Call,
+    Close,
+    Emit,
+    Op,
+    ReadChunk,
+    Sleep,
+    Transport,
+    resolve_url,
+)
 from tcmodel.utils import parse_date
 
 __all__ = [
     "MAX_REDIRECTS",
+    "ContentChanged",
     "DownloadError",
     "DownloadResult",
     "Progress",
+    "StorageRefused",
     "artifact_call",
     "read_artifact_op",
     "verify_hashes",
@@ -56,8 +79,8 @@ MAX_REDIRECTS = 10
 Progress = Callable[[int, "int | None"], None]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
-_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.ASCII)
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.ASCII)
 _ALGORITHMS = ("sha256", "sha512")
 
 
@@ -70,6 +93,48 @@ class DownloadError(TaskclusterError):
         >>> str(DownloadError("public/x: too many redirects"))
         'public/x: too many redirects'
     """
+
+
+class ContentChanged(DownloadError):
+    """The data changed while it was being read: the answer to a resume
+    (or a full answer after part of the data came) does not continue the
+    bytes already handed on. Raised only where those bytes cannot be taken
+    back (:meth:`~tcmodel.resources.artifact.Artifact.iter_bytes`, or an
+    operation given no ``restart``); files and whole reads start over
+    instead. Not retried.
+
+    Example:
+        >>> issubclass(ContentChanged, DownloadError)
+        True
+    """
+
+
+class StorageRefused(DownloadError):
+    """The storage holding the data (S3, a CDN, the object service's URL)
+    refused it with 401 or 403: a presigned URL has expired, or the data is
+    private and the URL carries no right to it. Not a Taskcluster scopes
+    error. ``status`` is the answer's status, ``url`` the URL without its
+    query (which may sign it), ``detail`` what the storage said.
+
+    Example:
+        >>> e = StorageRefused("queue.artifact(...)", 403, "https://b.example.com/k?X-Amz-Signature=s",
+        ...                    "AccessDenied: Request has expired")
+        >>> str(e)
+        'queue.artifact(...): the storage refused https://b.example.com/k (403 AccessDenied: \
+Request has expired): the URL has expired or grants no access'
+        >>> e.url, e.status
+        ('https://b.example.com/k', 403)
+    """
+
+    def __init__(self, what: str, status: int, url: str, detail: str) -> None:
+        self.status = status
+        self.url = _public_url(url)
+        self.detail = redact_url(detail)
+        reason = f"{status} {self.detail}" if self.detail else str(status)
+        super().__init__(
+            f"{what}: the storage refused {self.url} ({reason}): "
+            "the URL has expired or grants no access"
+        )
 
 
 @attrs.frozen
@@ -210,41 +275,46 @@ class _UrlSource:
     credentials must not fetch on the author's behalf (a confused deputy).
     Presigned and public URLs need no signature.
 
-    Resumes go to where the last redirect led; after a 401/403 there the
-    chain is walked again from the start (a presigned URL may have lapsed).
+    Resumes go to where the last redirect led.
     """
 
     follow = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind = kind
         self.url = url
         self.final: str | None = None
         self.auth: httpx.Auth | str | None = None  # never the reader's credentials
 
-    def locate(self, refresh: bool) -> Op[tuple[str, bool]]:
-        if refresh or self.final is None:
-            return self.url, True
-        return self.final, False
+    def locate(self) -> Op[str]:
+        return self.final or self.url
         yield Sleep(0)  # type: ignore[unreachable]  # makes this a generator
 
     def arrived(self, url: str) -> None:
         self.final = url
 
 
+def _download_credentials(what: str, raw: dict[str, Any]) -> Credentials:
+    """The queue's temporary download credentials; :class:`DownloadError`
+    if unusable (raised outside the handler: no chained certificate)."""
+    try:
+        return Credentials(
+            raw.get("clientId", ""), raw.get("accessToken", ""), raw.get("certificate")
+        )
+    except (TypeError, ValueError) as exc:
+        problem = str(exc)
+    raise DownloadError(f"{what}: unusable download credentials ({problem})")
+
+
 class _ObjectSource:
     """An object's ``getUrl``: startDownload with the queue's temporary
-    credentials, again whenever the URL has expired (or is refused)."""
+    credentials, again whenever the URL's ``expires`` has passed."""
 
     follow = False
+    kind = "object"
 
     def __init__(self, transport: Transport, content: ArtifactContent, what: str) -> None:
-        raw = content.credentials or {}
-        try:
-            credentials = Credentials(
-                raw.get("clientId", ""), raw.get("accessToken", ""), raw.get("certificate")
-            )
-        except (TypeError, ValueError) as exc:
-            raise DownloadError(f"{what}: unusable download credentials ({exc})") from None
+        credentials = _download_credentials(what, content.credentials or {})
         if not content.name:
             raise DownloadError(f"{what}: the queue named no object")
         self.transport = transport
@@ -261,22 +331,26 @@ class _ObjectSource:
         self.expires: datetime | None = None
         self.hashes: dict[str, Any] = {}
 
-    def locate(self, refresh: bool) -> Op[tuple[str, bool]]:
+    def locate(self) -> Op[str]:
         now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
-        if refresh or self.url is None or (self.expires is not None and now >= self.expires):
-            answer = yield from self.transport.call(self.call, auth=self.object_auth)
-            method = answer.get("method") if isinstance(answer, dict) else None
-            if method != "getUrl":  # (the answer itself may hold a signed URL: not shown)
-                raise DownloadError(f"{self.call}: expected the getUrl method, got {method!r}")
-            url, expires = answer.get("url"), answer.get("expires")
-            if not isinstance(url, str):
-                raise DownloadError(f"{self.call}: the answer has no url")
-            self.url = url
+        if self.url is not None and (self.expires is None or now < self.expires):
+            return self.url
+        answer = yield from self.transport.call(self.call, auth=self.object_auth)
+        method = answer.get("method") if isinstance(answer, dict) else None
+        if method != "getUrl":  # (the answer itself may hold a signed URL: not shown)
+            raise DownloadError(f"{self.call}: expected the getUrl method, got {method!r}")
+        url, expires = answer.get("url"), answer.get("expires")
+        if not isinstance(url, str):
+            raise DownloadError(f"{self.call}: the answer has no url")
+        url = resolve_url(str(self.call), self.transport.url_for(self.call), url)
+        try:
             self.expires = parse_date(expires) if isinstance(expires, str) else None
-            hashes = answer.get("hashes")
-            self.hashes = dict(hashes) if isinstance(hashes, dict) else {}
-            return url, True
-        return self.url, False
+        except ValueError:
+            self.expires = None  # an unreadable expiry: renewed only when refused
+        self.url = url
+        hashes = answer.get("hashes")
+        self.hashes = dict(hashes) if isinstance(hashes, dict) else {}
+        return url
 
     def arrived(self, url: str) -> None:
         """The object's URL is used as is (no redirects expected)."""
@@ -290,7 +364,7 @@ _Source = _UrlSource | _ObjectSource
 
 def _header_int(response: httpx.Response, name: str) -> int | None:
     value = response.headers.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _public_url(url: str) -> str:
@@ -298,27 +372,94 @@ def _public_url(url: str) -> str:
     return url.split("?", 1)[0]
 
 
+def _encoding(value: str | None) -> str:
+    return (value or "identity").strip().lower() or "identity"
+
+
+@attrs.frozen
+class _Version:
+    """What a full (200) answer says about the data it starts: its
+    validators and its ``Content-Encoding``; a resume must match them."""
+
+    etag: str | None
+    modified: str | None
+    encoding: str
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> _Version:
+        headers = response.headers
+        return cls(
+            headers.get("etag"),
+            headers.get("last-modified"),
+            _encoding(headers.get("content-encoding")),
+        )
+
+    @property
+    def validator(self) -> str | None:
+        """The ``If-Range`` value: a strong ETag, else the Last-Modified date
+        (either only if it can be sent back as a header)."""
+        strong = self.etag if self.etag and not self.etag.startswith("W/") else None
+        value = strong or self.modified
+        return value if value and value.isascii() and value.isprintable() else None
+
+    def matches(self, response: httpx.Response) -> bool:
+        """Whether ``response`` (a 206) says nothing that contradicts this."""
+        headers = response.headers
+        return (
+            _agree(self.etag, headers.get("etag"))
+            and _agree(self.modified, headers.get("last-modified"))
+            and self.encoding == _encoding(headers.get("content-encoding"))
+        )
+
+
+def _agree(ours: str | None, theirs: str | None) -> bool:
+    return ours is None or theirs is None or ours == theirs
+
+
 class _Body:
     """The state of one download across attempts: how many raw bytes came,
-    what was emitted, the decoder and the hashes of the decoded data."""
+    what was emitted, the decoder and the hashes of the decoded data.
 
-    def __init__(self, what: str, progress: Progress | None, hashing: bool) -> None:
+    A resume asks for the rest with ``Range`` and ``If-Range`` (the first
+    answer's validator), and takes a 206 only if it starts where the data
+    stopped, has the same total length and contradicts no validator. A full
+    answer after part of the data came starts over: ``restart()`` tells the
+    consumer to drop what it has; without one, the new answer's first bytes
+    are checked against those already handed on (:class:`ContentChanged`
+    if they differ) and not handed on again.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        progress: Progress | None,
+        hashing: bool,
+        restart: Callable[[], None] | None,
+    ) -> None:
         self.what = what
         self.progress = progress
+        self.restart = restart
         self.raw = 0  # raw bytes received of the current representation
         self.total: int | None = None  # its full raw length, when known
+        self.version: _Version | None = None  # what the current full answer said
         self.emitted = 0  # decoded bytes handed on (and hashed)
-        self.skip = 0  # decoded bytes to drop after a restart from zero
+        self.skip = 0  # decoded bytes to check and drop after a full answer
         self.reported = -1
         self.decoder: _Decoder | None = None
         self.content_type: str | None = None
-        self.hashers = {a: hashlib.new(a) for a in _ALGORITHMS} if hashing else {}
+        # hashes of what was handed on: the object's check, and the prefix check
+        algorithms = _ALGORITHMS if hashing else ("sha256",) if restart is None else ()
+        self.hashers = {a: hashlib.new(a) for a in algorithms}
+        self._expected = b""  # sha256 of the bytes handed on, while checking them
+        self._check = hashlib.sha256()
         self.resumable = True
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept-Encoding": "gzip, deflate"}
-        if self.raw and self.resumable:
+        if self.raw and self.resumable and self.version is not None:
             headers["Range"] = f"bytes={self.raw}-"
+            if self.version.validator:
+                headers["If-Range"] = self.version.validator
         return headers
 
     def _report(self) -> None:
@@ -329,27 +470,66 @@ class _Body:
     def _begin(self, response: httpx.Response) -> bool:
         """Take in a 200/206 answer; ``False`` if it cannot continue the data."""
         if response.status_code == 206:
-            m = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
-            if m is None or int(m.group(1)) != self.raw or self.decoder is None:
+            if not self._continues(response):
                 self.resumable = False  # ask for the whole body next time
                 return False
-            self.total = int(m.group(3)) if m.group(3) != "*" else self.total
             return True
-        # A full body: start over, dropping what was already handed on.
-        self.raw, self.skip = 0, self.emitted
+        self._start_over()
+        self.raw, self.resumable = 0, True
         self.total = _header_int(response, "content-length")
-        self.decoder = _Decoder(response.headers.get("content-encoding"), self.what)
-        if self.content_type is None:
-            self.content_type = response.headers.get("content-type")
+        self.version = _Version.of(response)
+        self.decoder = _Decoder(self.version.encoding, self.what)
+        self.content_type = response.headers.get("content-type")
         if self.reported < 0:
             self._report()
         return True
 
+    def _continues(self, response: httpx.Response) -> bool:
+        """Whether a 206 is the rest of the data begun: the same start, the
+        same total length, the same validators and encoding."""
+        m = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+        if m is None or self.version is None or int(m.group(1)) != self.raw:
+            return False
+        total = int(m.group(3)) if m.group(3) != "*" else None
+        if self.total is not None and total != self.total:
+            return False
+        if not self.version.matches(response):
+            return False
+        self.total = total
+        return True
+
+    def _start_over(self) -> None:
+        """A full answer is coming: drop what was handed on (``restart``),
+        or get ready to check it against the new answer's start."""
+        if not self.emitted:
+            return
+        if self.restart is not None:
+            self.restart()
+            self.emitted = 0
+            self.hashers = {a: hashlib.new(a) for a in self.hashers}
+            return
+        self.skip = self.emitted
+        self._expected = self.hashers["sha256"].copy().digest()
+        self._check = hashlib.sha256()
+
+    def _changed(self) -> ContentChanged:
+        return ContentChanged(
+            f"{self.what}: the data changed during the download (a new answer does not "
+            f"start with the {self.emitted} bytes already read); read it again"
+        )
+
+    def _recheck(self, piece: bytes) -> bytes:
+        """Check the part of ``piece`` that was handed on before; the rest."""
+        n = min(self.skip, len(piece))
+        self._check.update(piece[:n])
+        self.skip -= n
+        if not self.skip and self._check.digest() != self._expected:
+            raise self._changed()
+        return piece[n:]
+
     def _emit(self, piece: bytes) -> Op[None]:
         if self.skip:
-            dropped = min(self.skip, len(piece))
-            self.skip -= dropped
-            piece = piece[dropped:]
+            piece = self._recheck(piece)
         if piece:
             for h in self.hashers.values():
                 h.update(piece)
@@ -385,8 +565,16 @@ class _Body:
             # every byte came, even if the connection broke afterwards
         elif not whole or not self.decoder.ended:
             return False  # no length given: cut short, or the compressed data stops short
-        yield from self._emit(self.decoder.finish())
+        yield from self._finish()
         return True
+
+    def _finish(self) -> Op[None]:
+        """Hand on what the decoder holds back; the data must not have
+        ended before the bytes already handed on were seen again."""
+        assert self.decoder is not None
+        yield from self._emit(self.decoder.finish())
+        if self.skip:
+            raise self._changed()
 
     def _unsatisfiable(self, response: httpx.Response) -> Op[bool]:
         """A 416 to ``Range: bytes=<raw>-``: the end if the server's length
@@ -395,7 +583,7 @@ class _Body:
         m = _UNSATISFIED_RANGE.match(response.headers.get("content-range", ""))
         if m is not None and int(m.group(1)) == self.raw and self.decoder is not None:
             self.total = self.raw
-            yield from self._emit(self.decoder.finish())
+            yield from self._finish()
             return True
         self.resumable = False
         return False
@@ -426,26 +614,55 @@ def _close_quietly(response: httpx.Response) -> None:
             response.close()
 
 
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
+
+
+def _refusal(response: httpx.Response) -> str:
+    """What a storage said when it refused: an S3-style XML error's
+    ``Code: Message``, else a short excerpt of the text."""
+    text = response.text
+    found = dict(_XML_FIELD.findall(text))
+    parts = [found[k] for k in ("Code", "Message") if found.get(k)]
+    detail = " ".join((": ".join(parts) if parts else text).split())
+    return detail if len(detail) <= 200 else detail[:200] + "…"
+
+
+def _from_taskcluster(response: httpx.Response) -> bool:
+    """Whether an error answer is a Taskcluster service's (a JSON body with
+    a ``code``), e.g. a reference leading to another getArtifact URL."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and isinstance(body.get("code"), str)
+
+
 def _open(
-    transport: Transport, what: str, source: _Source, url: str, headers: dict[str, str]
+    transport: Transport, what: str, source: _Source, headers: dict[str, str]
 ) -> Op[httpx.Response]:
-    """GET ``url`` (following redirects for URL sources): the 2xx response,
-    still streaming, or the 416 to a ``Range``; other error answers raise
-    their typed error."""
+    """GET the source's URL (following redirects for URL sources): the 2xx
+    response, still streaming, or the 416 to a ``Range``. A 401/403 of a
+    storage raises :class:`StorageRefused`, other error answers (and a
+    Taskcluster service's 401/403) their typed error."""
+    url = yield from source.locate()
     for _ in range(MAX_REDIRECTS + 1):
         request = httpx.Request("GET", url, headers=headers)
-        response = yield from transport.exchange(request, what, stream=True, auth=source.auth)
+        response = yield from transport.exchange(
+            request, what, stream=True, auth=source.auth, deadline=_download_deadline(transport)
+        )
         status = response.status_code
         location = response.headers.get("location")
         if status in _REDIRECTS and location and source.follow:
             yield Close(response)
-            url = str(httpx.URL(url).join(location))
+            url = resolve_url(what, url, location, status=status)
             continue
         if status == 416 and "Range" in headers:
             source.arrived(url)
             return response  # for the body to judge (it may be the end)
-        if status >= 400:
-            transport.check(response, what)  # the driver has read and closed it
+        if status in (401, 403) and not _from_taskcluster(response):
+            raise StorageRefused(what, status, url, _refusal(response))
+        if status >= 400:  # the driver has read and closed it
+            transport.check(response, what)
         if status >= 300:
             yield Close(response)
             raise DownloadError(f"{what}: unexpected {status} answer from {_public_url(url)}")
@@ -454,26 +671,86 @@ def _open(
     raise DownloadError(f"{what}: more than {MAX_REDIRECTS} redirects")
 
 
-def _fetch(transport: Transport, what: str, source: _Source, body: _Body) -> Op[None]:
-    """Fetch the data of ``source`` into ``body``, resuming after losses."""
+#: Refusals that a source which already served data earns once it has
+#: lapsed: the storage's (a presigned URL), the object service's (the
+#: download credentials).
+_REFUSED = (StorageRefused, AuthenticationFailed, InsufficientScopes)
+
+
+def _fetch(
+    transport: Transport,
+    what: str,
+    source: _Source,
+    locate: Callable[[], Op[_Source]],
+    body: _Body,
+) -> Op[_Source]:
+    """Fetch the data of ``source`` into ``body``, resuming after losses;
+    returns the source the data came from.
+
+    When a source that already served an answer is refused (its presigned
+    URL or its download credentials have expired), the queue is asked again
+    (``locate``) and the download goes on where it stopped; a fresh source
+    that is refused raises.
+    """
     attempt = 0
-    refresh = False
+    fresh = True  # no answer from this source yet
     while True:
-        url, fresh = yield from source.locate(refresh)
-        refresh = False
         try:
-            response = yield from _open(transport, what, source, url, body.headers())
-        except APIError as exc:
-            if exc.status in (401, 403) and not fresh:
-                refresh = True  # a reused URL may have lapsed: get a new one
-                continue
-            raise
+            response: httpx.Response | None = yield from _open(
+                transport, what, source, body.headers()
+            )
+        except _REFUSED:
+            if fresh:
+                raise
+            response = None
+        if response is None:
+            source = _same_kind(what, source, (yield from locate()))
+            fresh = True
+            continue
+        fresh = False
         if (yield from body.read(response)):
-            return
+            return source
         attempt += 1
         if attempt > transport.retry.max_retries:
-            raise ConnectionFailed(what, "GET", _public_url(url), "the body was cut short")
+            url = _public_url(str(response.request.url))
+            raise ConnectionFailed(what, "GET", url, "the body was cut short")
         yield Sleep(transport.retry.delay(attempt))
+
+
+def _same_kind(what: str, old: _Source, new: _Source) -> _Source:
+    """``new``, if it is checked the way ``old`` was (objects by hashes)."""
+    if isinstance(new, _ObjectSource) != isinstance(old, _ObjectSource):
+        raise ContentChanged(f"{what}: the artifact changed from {old.kind} to {new.kind}")
+    return new
+
+
+def _download_deadline(transport: Transport) -> float:
+    """A download attempt's deadline (``inf`` when the transport sets none:
+    ``None`` in a send would mean the API calls' deadline)."""
+    limit = transport.download_deadline
+    return float("inf") if limit is None else limit
+
+
+def _source(transport: Transport, call: Call) -> Op[_Source]:
+    """Ask the queue where the artifact's data is."""
+    what = str(call)
+    content = yield from transport.call(call, convert=ArtifactContent._from_json)
+    kind = content.storage_type
+    if kind == "error":
+        raise ArtifactError(
+            call=what,
+            method="GET",
+            url=transport.url_for(call),
+            status=424,
+            message=content.message or "",
+            reason=content.reason,
+            body={"reason": content.reason, "message": content.message},
+        )
+    if kind == "object":
+        return _ObjectSource(transport, content, what)
+    if content.url is not None:
+        return _UrlSource(kind, resolve_url(what, transport.url_for(call), content.url))
+    raise DownloadError(f"{what}: cannot read storageType {kind!r}")
 
 
 def read_artifact_op(
@@ -483,6 +760,7 @@ def read_artifact_op(
     name: str,
     *,
     progress: Progress | None = None,
+    restart: Callable[[], None] | None = None,
 ) -> Op[DownloadResult]:
     """Download artifact ``name`` of ``task_id`` run ``run_id`` (``None``:
     the latest run) as an operation that emits the decoded bytes.
@@ -498,39 +776,32 @@ def read_artifact_op(
       worker's ``reason`` and ``message``.
 
     ``Content-Encoding: gzip`` is undone; a connection lost mid-body is
-    resumed with ``Range`` (at most the transport's ``max_retries`` times).
+    resumed with ``Range`` and ``If-Range`` (at most the transport's
+    ``max_retries`` times), and only with an answer that continues the
+    same data. When a full answer comes instead (the data changed, or the
+    server ignores ranges), ``restart()`` is called, for the consumer to
+    drop what it has, and the data is emitted from its start; without
+    ``restart``, the new answer's start must be the bytes already emitted,
+    else :class:`ContentChanged`. When the storage refuses to resume (a
+    presigned URL or the download credentials have expired: 401/403), the
+    queue is asked again, once, and the download goes on; a refused URL
+    fresh from the queue raises :class:`StorageRefused`.
     ``progress(done, total)`` is told the raw bytes received so far.
 
     Example:
-        >>> from tcmodel.transport import Transport
-        >>> op = read_artifact_op(Transport("https://tc.example.com"),
-        ...                       "Dx4tPEtaRpeIeWpbTD0uHw", None, "public/logs/live.log")
-        >>> # text = b"".join(transport.stream(op))
+        >>> from tcmodel.transport import consume
+        >>> t, chunks = cluster.transport, []
+        >>> t.run(consume(read_artifact_op(t, art.task_id, 0, art.name, restart=chunks.clear),
+        ...               chunks.append))  # doctest: +ELLIPSIS
+        DownloadResult(storage_type='...', content_type='...', size=131072)
+        >>> sum(map(len, chunks))
+        131072
     """
     call = artifact_call(task_id, run_id, name)
-    answer = yield from transport.call(call)
-    content = ArtifactContent._from_json(answer)
+    source = yield from _source(transport, call)
     what = str(call)
-    kind = content.storage_type
-    if kind == "error":
-        raise ArtifactError(
-            call=what,
-            method="GET",
-            url=transport.url_for(call),
-            status=424,
-            message=content.message or "",
-            reason=content.reason,
-            body={"reason": content.reason, "message": content.message},
-        )
-    source: _Source
-    if kind == "object":
-        source = _ObjectSource(transport, content, what)
-    elif content.url is not None:
-        source = _UrlSource(content.url)
-    else:
-        raise DownloadError(f"{what}: cannot read storageType {kind!r}")
-    body = _Body(what, progress, hashing=kind == "object")
-    yield from _fetch(transport, what, source, body)
+    body = _Body(what, progress, hashing=source.kind == "object", restart=restart)
+    source = yield from _fetch(transport, what, source, partial(_source, transport, call), body)
     if isinstance(source, _ObjectSource):
         verify_hashes(name, body.digests(), source.hashes)
-    return DownloadResult(kind, body.content_type, body.emitted)
+    return DownloadResult(source.kind, body.content_type, body.emitted)

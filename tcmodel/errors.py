@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AnswerTooLarge",
     "ArtifactError",
     "AuthenticationFailed",
     "BadRequest",
@@ -35,15 +36,18 @@ __all__ = [
     "InsufficientScopes",
     "InternalServerError",
     "InvalidRequestArguments",
+    "MalformedAnswer",
     "MalformedPayload",
     "NoMatchingBackend",
     "NoMatchingMethod",
     "NotFound",
+    "PagingError",
     "RequestConflict",
     "ResourceExpired",
     "ServerError",
     "TaskclusterError",
     "TooManyRequests",
+    "UnknownName",
     "WaitTimeout",
     "error_for_response",
     "redact_url",
@@ -51,6 +55,8 @@ __all__ = [
 
 # A bewit, and the signature/session token of pre-signed storage URLs (S3,
 # GCS, Azure), which the queue hands out for artifacts.
+# The trigger token of ``hooks.triggerHookWithToken`` travels in the path.
+_TRIGGER_TOKEN = re.compile(r"(/hooks/v1/hooks/[^/\s]+/[^/\s]+/trigger/)[^/?#\s\"']+")
 _BEWIT = re.compile(
     r"([?&](?:bewit|X-Amz-Signature|X-Amz-Security-Token|X-Goog-Signature|X-Signature"
     r"|Signature|sig)=)"
@@ -68,8 +74,10 @@ def redact_url(url: str) -> str:
         'https://tc/x?a=1&bewit=<redacted>&b=2'
         >>> redact_url("https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature=ab12")
         'https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature=<redacted>'
+        >>> redact_url("https://tc/api/hooks/v1/hooks/g/h/trigger/s3cr3t")  # a trigger token
+        'https://tc/api/hooks/v1/hooks/g/h/trigger/<redacted>'
     """
-    return _BEWIT.sub(r"\1<redacted>", url)
+    return _TRIGGER_TOKEN.sub(r"\1<redacted>", _BEWIT.sub(r"\1<redacted>", url))
 
 
 class TaskclusterError(Exception):
@@ -142,6 +150,21 @@ class WaitTimeout(TaskclusterError, TimeoutError):
         super().__init__(f"{what} is still {state} after {timeout:g}s")
 
 
+class UnknownName(TaskclusterError, KeyError):
+    """No item has this name (or more than one has): ``group["name"]``
+    found no task of the group by that name or taskId. A ``KeyError`` too,
+    as indexing by a missing key is in Python.
+
+    Example:
+        >>> err = UnknownName("no task of group g is named 'x'")
+        >>> isinstance(err, KeyError), str(err)
+        (True, "no task of group g is named 'x'")
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class APIError(TaskclusterError):
     """A service answered with an error status.
 
@@ -181,13 +204,59 @@ class APIError(TaskclusterError):
         self.message = redact_url(message)
         self.request_info = request_info
         self.body = redact_url(body) if isinstance(body, str) else body
-        summary = message.split("\n\n---", 1)[0].strip()
+        summary = _shorten(message.split("\n\n---", 1)[0].strip(), _SUMMARY_LENGTH)
         text = f"{call}: {status}"
-        if code:
-            text += f" {code}"
+        label = self._label()
+        if label:
+            text += f" {label}"
         if summary:
             text += f": {summary}"
         super().__init__(redact_url(text))
+
+    def _label(self) -> str | None:
+        """What follows the status in ``str()``: the error code."""
+        return self.code
+
+
+class MalformedAnswer(APIError):
+    """An answer tcmodel cannot use, whatever its status said: a success
+    whose body is not JSON (or cannot be decoded, or nests too deep), a
+    redirect where none was expected or to a ``Location`` that is no usable
+    URL. Never retried; ``str()`` names the call. (Answers that are JSON
+    but of the wrong shape raise :class:`~tcmodel.models.ModelDataError`,
+    also naming the call.)
+
+    Example:
+        >>> e = MalformedAnswer(call="queue.ping()", method="GET",
+        ...                     url="https://tc/api/queue/v1/ping", status=200,
+        ...                     message="expected JSON, got text/html: <html>")
+        >>> str(e), isinstance(e, APIError)
+        ('queue.ping(): 200: expected JSON, got text/html: <html>', True)
+    """
+
+
+class PagingError(MalformedAnswer):
+    """A paged listing that cannot be followed: the service sent a
+    ``continuationToken`` it had sent before (the listing would never end),
+    a token that is not a string or too long to send back, or a page
+    without its list of items.
+
+    Example:
+        >>> e = PagingError(call="queue.listTaskGroup(taskGroupId='x')", method="GET", url="",
+        ...                 status=200, message="continuationToken 'abc' came twice")
+        >>> str(e)
+        "queue.listTaskGroup(taskGroupId='x'): 200: continuationToken 'abc' came twice"
+    """
+
+
+class AnswerTooLarge(MalformedAnswer):
+    """An answer body larger than the transport's ``max_answer_bytes``
+    (API answers are paged, so a few MiB is plenty); it was not read whole.
+
+    Example:
+        >>> issubclass(AnswerTooLarge, MalformedAnswer)
+        True
+    """
 
 
 class BadRequest(APIError):
@@ -348,8 +417,8 @@ class ArtifactError(APIError):
     Example:
         >>> e = ArtifactError(call="c", method="GET", url="u", status=424,
         ...                   message="gone", reason="file-missing-on-worker")
-        >>> e.reason
-        'file-missing-on-worker'
+        >>> e.reason, str(e)
+        ('file-missing-on-worker', 'c: 424 file-missing-on-worker: gone')
     """
 
     status_code = 424
@@ -357,6 +426,10 @@ class ArtifactError(APIError):
     def __init__(self, *, reason: str | None = None, **kw: Any) -> None:
         self.reason = reason
         super().__init__(**kw)
+
+    def _label(self) -> str | None:
+        """An error artifact has no code: its reason takes that place."""
+        return self.code or self.reason
 
 
 class TooManyRequests(APIError):
@@ -424,6 +497,14 @@ _BY_STATUS: dict[int, type[APIError]] = {
     424: ArtifactError,
     429: TooManyRequests,
 }
+
+
+#: The longest summary of a service's message shown in an error's ``str()``.
+_SUMMARY_LENGTH = 1000
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def error_for_response(

@@ -16,7 +16,9 @@ Example:
 from __future__ import annotations
 
 import base64
+import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Generator, Sequence
 from urllib.parse import urlsplit
@@ -25,6 +27,7 @@ import httpx
 import mohawk
 import mohawk.base
 import mohawk.bewit
+import mohawk.util
 
 from tcmodel.credentials import Credentials
 
@@ -49,6 +52,10 @@ def make_ext(credentials: Credentials, authorized_scopes: Sequence[str] | None =
         ext["authorizedScopes"] = list(authorized_scopes)
     raw = json.dumps(ext, separators=(",", ":")).encode("utf-8")
     return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+# key="value" pairs of a Hawk WWW-Authenticate challenge
+_CHALLENGE_ATTR = re.compile(r'(\w+)="([^"\\]*)"')
 
 
 def _origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
@@ -151,6 +158,32 @@ class HawkAuth(httpx.Auth):
         )
         header: str = sender.request_header
         return header
+
+    def server_time(self, challenge: str) -> float | None:
+        """The server's time (Unix seconds) from a Hawk ``WWW-Authenticate``
+        challenge that carries it, as Hawk servers answer a stale
+        timestamp: ``ts`` with its MAC ``tsm``, which must verify with these
+        credentials (so nobody else can set the clock); ``None`` otherwise
+        (Taskcluster itself sends a bare ``hawk``).
+
+        Example:
+            >>> auth = HawkAuth(Credentials("a", "b"))
+            >>> tsm = auth._ts_mac("1700000000")
+            >>> auth.server_time(f'Hawk ts="1700000000", tsm="{tsm}", error="Stale timestamp"')
+            1700000000.0
+            >>> auth.server_time('Hawk ts="1700000000", tsm="forged", error="Stale timestamp"')
+            >>> auth.server_time("hawk") is None
+            True
+        """
+        found = dict(_CHALLENGE_ATTR.findall(challenge))
+        ts, tsm = found.get("ts", ""), found.get("tsm", "")
+        if not (ts.isascii() and ts.isdigit() and len(ts) <= 12 and tsm):
+            return None
+        return float(ts) if hmac.compare_digest(self._ts_mac(ts), tsm) else None
+
+    def _ts_mac(self, ts: str) -> str:
+        mac: bytes = mohawk.util.calculate_ts_mac(ts, self._mohawk_credentials)
+        return mac.decode("ascii")
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign ``request`` (if it goes to our origin) and send it.

@@ -59,6 +59,10 @@ __all__ = [
     "TASK_STATES",
     "ArtifactContent",
     "ArtifactInfo",
+    "HookDefinition",
+    "HookFire",
+    "HookMetadata",
+    "HookStatus",
     "IndexedTask",
     "ModelDataError",
     "NamespaceInfo",
@@ -74,8 +78,10 @@ __all__ = [
     "TaskGroupInfo",
     "TaskMetadata",
     "TaskQueueCounts",
+    "TaskQueueInfo",
     "TaskState",
     "TaskStatus",
+    "WorkerInfo",
     "from_json",
 ]
 
@@ -119,7 +125,9 @@ REQUIRES: tuple[Requires, ...] = typing.get_args(Requires)
 
 class ModelDataError(TaskclusterError, ValueError):
     """JSON that does not fit a model: a required key is missing or a value has
-    the wrong type or form.
+    the wrong type or form. Raised while reading a service's answer, it names
+    the API call first, and ``call`` holds it (see
+    :func:`tcmodel.transport.parsing`).
 
     Example:
         >>> from_json(NamespaceInfo, {"namespace": "a.b", "name": "b"})
@@ -128,19 +136,42 @@ class ModelDataError(TaskclusterError, ValueError):
         tcmodel.models.ModelDataError: NamespaceInfo: missing required key(s) 'expires'
     """
 
+    #: The API call whose answer did not fit (``None`` outside of one).
+    call: str | None = None
+
 
 # --- the shared converters, chosen once per field from its annotation --------
 
 _Convert = Callable[[Any], Any]
 
 
+#: The longest string or number an error message quotes.
+_QUOTED = 40
+
+
+def _describe(value: Any) -> str:
+    """A short description of a JSON value for an error message: short
+    strings and numbers as they are, anything bigger by its kind and size
+    (so no message grows with the data, or quotes a nested secret)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        text = repr(value) if value is not None else "null"
+        return text if len(text) <= _QUOTED else f"a number of {len(text)} digits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= _QUOTED else f"a string of {len(value)} characters"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
 def _expect(kinds: tuple[type, ...]) -> _Convert:
     names = " or ".join(k.__name__ for k in kinds)
 
     def convert(value: Any) -> Any:
-        if isinstance(value, kinds) and not isinstance(value, bool):
+        if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
             return value
-        raise TypeError(f"expected {names}, got {value!r}")
+        raise TypeError(f"expected {names}, got {_describe(value)}")
 
     return convert
 
@@ -150,22 +181,23 @@ def _date(value: Any) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 64:  # longer is no date
         return parse_date(value)
-    raise TypeError(f"expected a date string, got {value!r}")
+    raise TypeError(f"expected a date string, got {_describe(value)}")
 
 
 def _mapping(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
-    raise TypeError(f"expected an object, got {value!r}")
+    kind = _describe(value) if not isinstance(value, str) else "a string"  # may be a secret
+    raise TypeError(f"expected an object, got {kind}")
 
 
 def _sequence(item: _Convert) -> _Convert:
     def convert(value: Any) -> tuple[Any, ...]:
         if isinstance(value, (list, tuple)):
             return tuple(item(v) for v in value)
-        raise TypeError(f"expected a list, got {value!r}")
+        raise TypeError(f"expected a list, got {_describe(value)}")
 
     return convert
 
@@ -200,6 +232,7 @@ def _plan(cls: type[_Model]) -> _Plan:
     """(field name, JSON key, converter, required) for each field of ``cls``."""
     plan = _PLANS.get(cls)
     if plan is None:
+        _expose()
         hints = typing.get_type_hints(cls)
         plan = _PLANS[cls] = tuple(
             (f.name, _camel(f.name), _converter(hints[f.name]), f.default is attrs.NOTHING)
@@ -247,7 +280,7 @@ class _Model:
     def _from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build an instance from a JSON object (see :func:`from_json`)."""
         if not isinstance(data, Mapping):
-            raise ModelDataError(f"{cls.__name__}: expected a JSON object, got {data!r}")
+            raise ModelDataError(f"{cls.__name__}: expected a JSON object, got {_describe(data)}")
         values: dict[str, Any] = {}
         missing = []
         for name, key, convert, required in _plan(cls):
@@ -258,7 +291,7 @@ class _Model:
                 continue
             try:
                 values[name] = convert(value)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError) as e:  # (a date out of range)
                 raise ModelDataError(f"{cls.__name__}: bad {key!r}: {e}") from None
         if missing:
             keys = ", ".join(map(repr, missing))
@@ -707,10 +740,172 @@ class ObjectMetadata(_Model):
     hashes: dict[str, str] = attrs.field(factory=dict, hash=False, repr=False)
 
 
+# --- hooks, task queues and workers -------------------------------------------
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class HookMetadata(_Model):
+    """The human-readable ``metadata`` of a hook.
+
+    Example:
+        >>> meta = from_json(HookMetadata, {"name": "nightly", "description": "Builds",
+        ...     "owner": "dev@example.com", "emailOnError": False})
+        >>> meta, meta.email_on_error
+        (HookMetadata(name='nightly', owner='dev@example.com'), False)
+    """
+
+    name: str
+    description: str = attrs.field(repr=False)
+    owner: str
+
+    @property
+    def email_on_error(self) -> bool:
+        """Whether the owner is emailed when a firing fails (the default).
+
+        Example:
+            >>> from_json(HookMetadata, {"name": "n", "description": "",
+            ...     "owner": "a@b.c"}).email_on_error
+            True
+        """
+        return bool(self.raw.get("emailOnError", True))
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class HookDefinition(_Model):
+    """A hook's definition, as ``hooks.hook`` (and ``listHooks``) give it:
+    the JSON-e ``task`` template, its ``schedule`` and ``triggerSchema``.
+
+    Example:
+        >>> hook = from_json(HookDefinition, {"hookGroupId": "proj", "hookId": "nightly",
+        ...     "metadata": {"name": "nightly", "description": "", "owner": "a@b.c"},
+        ...     "schedule": ["0 0 3 * * *"], "task": {"payload": {}}, "triggerSchema": {},
+        ...     "bindings": []})
+        >>> hook.schedule, hook.task
+        (('0 0 3 * * *',), {'payload': {}})
+    """
+
+    hook_group_id: str
+    hook_id: str
+    metadata: HookMetadata
+    schedule: tuple[str, ...] = ()
+    task: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    trigger_schema: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    bindings: tuple[dict[str, Any], ...] = attrs.field(default=(), hash=False, repr=False)
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class HookStatus(_Model):
+    """What ``getHookStatus`` answers: the last firing and the next
+    scheduled one.
+
+    Example:
+        >>> st = from_json(HookStatus, {"lastFire": {"result": "success",
+        ...     "taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "time": "2024-01-31T12:00:00.000Z"}})
+        >>> st.result, st.task_id, st.next_scheduled_date
+        ('success', 'Dx4tPEtaRpeIeWpbTD0uHw', None)
+    """
+
+    last_fire: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    next_scheduled_date: datetime | None = None
+
+    @property
+    def result(self) -> str:
+        """``success``, ``error`` or ``no-fire`` (never fired).
+
+        Example:
+            >>> from_json(HookStatus, {"lastFire": {"result": "no-fire"}}).result
+            'no-fire'
+        """
+        return str(self.last_fire.get("result", "no-fire"))
+
+    @property
+    def task_id(self) -> str | None:
+        """The task the last successful firing created (``None`` otherwise).
+
+        Example:
+            >>> from_json(HookStatus, {"lastFire": {"result": "no-fire"}}).task_id is None
+            True
+        """
+        found = self.last_fire.get("taskId")
+        return found if isinstance(found, str) else None
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class HookFire(_Model):
+    """One firing of a hook, as ``listLastFires`` gives it: who fired it,
+    the task it created (or tried to) and its state now.
+
+    Example:
+        >>> from_json(HookFire, {"hookGroupId": "proj", "hookId": "nightly",
+        ...     "firedBy": "triggerHook", "taskId": "Dx4tPEtaRpeIeWpbTD0uHw",
+        ...     "taskCreateTime": "2024-01-31T12:00:00.000Z", "result": "success",
+        ...     "error": "", "taskState": "pending"})
+        HookFire(fired_by='triggerHook', task_id='Dx4tPEtaRpeIeWpbTD0uHw', \
+task_create_time=2024-01-31T12:00:00Z, result='success', task_state='pending')
+    """
+
+    hook_group_id: str = attrs.field(repr=False)
+    hook_id: str = attrs.field(repr=False)
+    fired_by: str
+    task_id: str
+    task_create_time: datetime
+    result: str
+    error: str = attrs.field(default="", repr=False)
+    task_state: str | None = None
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TaskQueueInfo(_Model):
+    """A task queue, as ``getTaskQueue`` and ``listTaskQueues`` give it.
+
+    Example:
+        >>> from_json(TaskQueueInfo, {"taskQueueId": "proj/ci", "description": "",
+        ...     "stability": "experimental", "expires": "2025-01-31T12:00:00.000Z",
+        ...     "lastDateActive": "2024-01-31T12:00:00.000Z"}).task_queue_id
+        'proj/ci'
+    """
+
+    task_queue_id: str
+    description: str = attrs.field(default="", repr=False)
+    stability: str | None = None
+    expires: datetime = attrs.field(repr=False)
+    last_date_active: datetime
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class WorkerInfo(_Model):
+    """A worker of a task queue: a ``listWorkers`` entry (``latest_task``;
+    ``quarantine_until`` only while quarantined) or ``getWorker``'s whole
+    answer (``recent_tasks``, ``expires``). Tasks are ``{taskId, runId}``.
+
+    Example:
+        >>> w = from_json(WorkerInfo, {"workerGroup": "wg", "workerId": "w1",
+        ...     "firstClaim": "2024-01-31T12:00:00.000Z",
+        ...     "recentTasks": [{"taskId": "Dx4tPEtaRpeIeWpbTD0uHw", "runId": 0}]})
+        >>> w.worker_id, w.recent_tasks[0]["runId"]
+        ('w1', 0)
+    """
+
+    worker_group: str
+    worker_id: str
+    task_queue_id: str | None = attrs.field(default=None, repr=False)
+    first_claim: datetime | None = None
+    last_date_active: datetime | None = None
+    quarantine_until: datetime | None = None
+    expires: datetime | None = attrs.field(default=None, repr=False)
+    latest_task: dict[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
+    recent_tasks: tuple[dict[str, Any], ...] = attrs.field(default=(), hash=False, repr=False)
+
+
+_EXPOSED: list[bool] = []
+
+
 def _expose() -> None:
-    from tcmodel._completion import expose_models
+    """Make the models completable (see :mod:`tcmodel._completion`), once:
+    when the first model is built or the resources are imported, not at
+    ``import tcmodel``."""
+    if not _EXPOSED:
+        _EXPOSED.append(True)
+        from tcmodel._completion import expose_models
 
-    expose_models(*_Model.__subclasses__())
-
-
-_expose()
+        expose_models(*_Model.__subclasses__())

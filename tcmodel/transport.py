@@ -24,19 +24,43 @@ import email.utils
 import json
 import logging
 import random
+import re
+import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import closing
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import closing, contextmanager, suppress
+from typing import Any, Generic, TypeVar, cast, overload
 
 import attrs
 import httpx
 
+from tcmodel import _logsafety
 from tcmodel._version import __version__
 from tcmodel.api import Endpoint, endpoint
 from tcmodel.credentials import Credentials, CredentialsLike
-from tcmodel.errors import APIError, ConnectionFailed, error_for_response, redact_url
+from tcmodel.errors import (
+    AnswerTooLarge,
+    APIError,
+    ConfigurationError,
+    ConnectionFailed,
+    MalformedAnswer,
+    PagingError,
+    TaskclusterError,
+    error_for_response,
+    redact_url,
+)
 from tcmodel.hawk import HawkAuth, sign_url
+from tcmodel.models import ModelDataError
 from tcmodel.urls import api_url, normalize_root_url
 
 __all__ = [
@@ -54,6 +78,9 @@ __all__ = [
     "consume",
     "map_op",
     "op_result",
+    "parse_retry_after",
+    "parsing",
+    "resolve_url",
 ]
 
 log = logging.getLogger("tcmodel")
@@ -63,6 +90,16 @@ CHUNK_SIZE = 64 * 1024
 # Transport errors after which the request surely never reached the service.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: How long one attempt of an API call may take in all (seconds), by default.
+DEFAULT_DEADLINE = 120.0
+#: How long one attempt of a download may take in all (seconds), by default.
+DEFAULT_DOWNLOAD_DEADLINE = 3600.0
+#: The largest API answer body read (bytes), by default: listings are paged.
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
+#: The longest ``continuationToken`` sent back (characters).
+MAX_TOKEN_LENGTH = 8 * 1024
+#: A clock correction smaller than this (seconds) is not worth a retry.
+_MIN_CLOCK_FIX = 5.0
 
 
 # -- steps an operation yields ------------------------------------------------
@@ -76,15 +113,22 @@ class Send:
     for error statuses (>= 400), whose body is always read. ``auth`` replaces
     the transport's own signer for this send (e.g. the temporary credentials
     the queue hands out for one object download); ``None`` sends unsigned.
+    ``deadline`` is how long this attempt may take in all, in seconds, from
+    sending to the last :class:`ReadChunk` of a streamed answer (``None``:
+    the transport's :attr:`~Transport.deadline`); past it the driver raises
+    an ``httpx.TimeoutException``, retried like any other.
 
     Example:
         >>> Send(httpx.Request("GET", "https://tc/x")).stream
         False
+        >>> Send(httpx.Request("GET", "https://tc/x"), deadline=5.0).deadline
+        5.0
     """
 
     request: httpx.Request
     stream: bool = False
     auth: httpx.Auth | str | None = "default"
+    deadline: float | None = None
 
 
 @attrs.frozen
@@ -198,20 +242,30 @@ class RetryPolicy:
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta seconds or HTTP date).
 
+    Anything else (``soon``, ``²``, ``①``, a date out of range) counts as
+    no header at all.
+
     Example:
         >>> parse_retry_after("3"), parse_retry_after(None), parse_retry_after("soon")
         (3.0, None, None)
+        >>> parse_retry_after("²"), parse_retry_after("①")
+        (None, None)
     """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
+    when = _http_date(value)
+    return None if when is None else max(0.0, when - time.time())
+
+
+def _http_date(value: str) -> float | None:
+    """Unix seconds of an HTTP date (``Date``, ``Retry-After``), or ``None``."""
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 # -- calls ----------------------------------------------------------------------
@@ -222,17 +276,29 @@ class Call:
     """One API call: the entry, its path parameters, query and JSON body.
 
     ``str()`` is how errors name it, e.g. ``queue.status(taskId='…')``.
+    The path parameters must be the entry's (``TypeError`` otherwise, as for
+    a function called with the wrong arguments).
 
     Example:
         >>> c = Call.of("queue", "listTaskGroup", taskGroupId="XDqefRsvTG6ajX5vWks8LQ")
         >>> c.with_query(limit=10).query
         {'limit': 10}
+        >>> Call.of("queue", "status")
+        Traceback (most recent call last):
+        ...
+        TypeError: queue.status takes the path parameter(s) taskId, not none
     """
 
     endpoint: Endpoint
     params: Mapping[str, str | int] = attrs.field(factory=dict)
     query: Mapping[str, str | int] = attrs.field(factory=dict)
     body: Any = None
+
+    def __attrs_post_init__(self) -> None:
+        if set(self.params) != set(self.endpoint.params):
+            wanted = ", ".join(self.endpoint.params) or "none"
+            given = ", ".join(self.params) or "none"
+            raise TypeError(f"{self.endpoint} takes the path parameter(s) {wanted}, not {given}")
 
     @classmethod
     def of(
@@ -245,13 +311,20 @@ class Call:
         body: Any = None,
         **params: str | int,
     ) -> Call:
-        """Build a call from the service and entry names.
+        """Build a call from the service and entry names (``ValueError``
+        for an entry tcmodel does not know).
 
         Example:
             >>> Call.of("queue", "task", taskId="abc").endpoint.route
             '/task/<taskId>'
         """
-        return cls(endpoint(service, name), params, dict(query or {}), body)
+        try:
+            found = endpoint(service, name)
+        except KeyError:
+            found = None
+        if found is None:  # (raised here: the KeyError says no more)
+            raise ValueError(f"unknown API entry {service}.{name}")
+        return cls(found, params, dict(query or {}), body)
 
     def with_query(self, **query: str | int | None) -> Call:
         """A copy with these query keys set (``None`` removes one).
@@ -265,7 +338,10 @@ class Call:
         return attrs.evolve(self, query={k: v for k, v in merged.items() if v is not None})
 
     def __str__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        hidden = self.endpoint.secret_params
+        args = ", ".join(
+            f"{k}={'<redacted>' if k in hidden else repr(v)}" for k, v in self.params.items()
+        )
         return f"{self.endpoint}({args})"
 
 
@@ -292,6 +368,12 @@ class Pager:
     ``max_items`` stops after that many items. A page is asked for only when
     the previous one is used up and had a ``continuationToken``.
 
+    A page that cannot be followed raises :class:`~tcmodel.errors.PagingError`
+    naming the call: not a JSON object, no list of items, a token that is
+    not a string, too long to send back, or one the listing had already
+    (a server, or a caching proxy ignoring the query, that repeats a token
+    would make the listing go on forever).
+
     Example:
         >>> p = Pager(Call.of("queue", "listTaskGroup", taskGroupId="g"), "tasks", max_items=3)
         >>> p.next_call() is not None
@@ -304,6 +386,14 @@ class Pager:
         [3]
         >>> p.next_call() is None
         True
+        >>> p = Pager(Call.of("queue", "listTaskGroup", taskGroupId="g"), "tasks")
+        >>> p.accept({"tasks": [1], "continuationToken": "t"}).items
+        [1]
+        >>> p.accept({"tasks": [1], "continuationToken": "t"})
+        Traceback (most recent call last):
+        ...
+        tcmodel.errors.PagingError: queue.listTaskGroup(taskGroupId='g'): 200: \
+the continuationToken 't' came before: the listing would never end
     """
 
     call: Call
@@ -313,6 +403,7 @@ class Pager:
     _token: str | None = None
     _started: bool = False
     _count: int = 0
+    _seen: set[str] = attrs.field(factory=set)
 
     def next_call(self) -> Call | None:
         """The call for the next page, or ``None`` when the listing is done.
@@ -337,22 +428,261 @@ class Pager:
             ([1, 2, 3], None)
         """
         if not isinstance(body, dict):
-            raise TypeError(f"{self.call}: a page must be a JSON object")
+            raise self._error(f"a page must be a JSON object, not {type(body).__name__}")
+        items = body.get(self.items_key)
+        if not isinstance(items, list):
+            raise self._error(f"the page has no list of {self.items_key!r}")
+        self._token = self._follow(body.get("continuationToken"))
         self._started = True
-        token = body.get("continuationToken")
-        self._token = token if isinstance(token, str) and token else None
-        items = list(body.get(self.items_key) or [])
         if self.max_items is not None:
             items = items[: self.max_items - self._count]
         self._count += len(items)
         return Page(body, items)
 
+    def _follow(self, token: Any) -> str | None:
+        """The token to send for the next page (``None``: the last page)."""
+        if token is None or token == "":
+            return None
+        if not isinstance(token, str):
+            raise self._error(f"the continuationToken is a {type(token).__name__}, not a string")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise self._error(
+                f"a continuationToken of {len(token)} characters is too long to send back"
+            )
+        if token in self._seen:
+            shown = repr(token) if len(token) <= 40 else repr(token[:40] + "…")
+            raise self._error(
+                f"the continuationToken {shown} came before: the listing would never end"
+            )
+        self._seen.add(token)
+        return token
+
+    def _error(self, message: str) -> PagingError:
+        return PagingError(
+            call=str(self.call),
+            method=self.call.endpoint.method,
+            url="",
+            status=200,
+            message=message,
+        )
+
+
+# -- reading answers ------------------------------------------------------------------
+
+#: What code reading an answer of the wrong shape raises, besides ModelDataError.
+_SHAPE_ERRORS = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
+
+
+def _about(what: str, message: str) -> ModelDataError:
+    text = message if len(message) <= 500 else message[:500] + "…"
+    error = ModelDataError(f"{what}: {text}")
+    error.call = what
+    return error
+
+
+@contextmanager
+def parsing(call: Call | str) -> Iterator[None]:
+    """A block that turns the answer of ``call`` into objects: any
+    :class:`~tcmodel.models.ModelDataError` raised in it gets the call in
+    front of its message (and in ``.call``), and what code reading an answer
+    of the wrong shape raises (``KeyError``, ``TypeError``, ``ValueError``
+    such as an id that is no slugId…) becomes one. Other
+    :class:`~tcmodel.errors.TaskclusterError` pass through.
+
+    Example:
+        >>> from tcmodel.models import TaskStatus
+        >>> with parsing(Call.of("queue", "status", taskId="Dx4tPEtaRpeIeWpbTD0uHw")):
+        ...     TaskStatus._from_json({"taskId": "Dx4tPEtaRpeIeWpbTD0uHw"})
+        Traceback (most recent call last):
+        ...
+        tcmodel.models.ModelDataError: queue.status(taskId='Dx4tPEtaRpeIeWpbTD0uHw'): \
+TaskStatus: missing required key(s) ...
+        >>> with parsing("index.findTask(indexPath='a.b')"):
+        ...     {}["taskId"]
+        Traceback (most recent call last):
+        ...
+        tcmodel.models.ModelDataError: index.findTask(indexPath='a.b'): unexpected answer: \
+KeyError: 'taskId'
+    """
+    what = str(call)
+    try:
+        yield
+    except ModelDataError as exc:
+        if exc.call is not None:
+            raise
+        raise _about(what, str(exc)) from None
+    except TaskclusterError:
+        raise
+    except _SHAPE_ERRORS as exc:
+        raise _about(what, f"unexpected answer: {type(exc).__name__}: {exc}") from None
+
+
+_HOST = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+")
+_USERINFO = re.compile(r"(//)[^/?#@]*@")
+
+
+def resolve_url(what: str, base: str | httpx.URL, location: str, *, status: int = 200) -> str:
+    """``location`` (a redirect's ``Location``, or a URL in an answer)
+    made absolute against ``base`` (the URL asked), once it is known to be
+    a usable ``http``/``https`` URL with a host, a valid port and no user
+    info; otherwise a :class:`~tcmodel.errors.MalformedAnswer` naming the
+    call ``what`` (never retried: asking again gets the same answer).
+
+    Example:
+        >>> resolve_url("queue.getArtifact(…)", "https://tc.example.com/api/x", "/blob/y")
+        'https://tc.example.com/blob/y'
+        >>> resolve_url("queue.getArtifact(…)", "https://tc.example.com/api/x", "http://[::1",
+        ...             status=303)
+        Traceback (most recent call last):
+        ...
+        tcmodel.errors.MalformedAnswer: queue.getArtifact(…): 303: unusable URL 'http://[::1'...
+    """
+    problem = "not a string"
+    if isinstance(location, str):
+        problem = _url_problem(base, location)
+        if not problem:
+            return str(httpx.URL(base).join(location))
+    shown = type(location).__name__
+    if isinstance(location, str):
+        shown = repr(_USERINFO.sub(r"\1…@", location[:200]))  # may hold a password
+    raise MalformedAnswer(
+        call=what,
+        method="GET",
+        url=str(base),
+        status=status,
+        message=f"unusable URL {shown} ({problem})",
+    )
+
+
+def _url_problem(base: str | httpx.URL, location: str) -> str:
+    """What makes ``location`` unusable ("" if nothing)."""
+    try:
+        url = httpx.URL(base).join(location)
+        port = url.port
+        host = url.raw_host.decode("ascii")
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        return str(exc)[:100]
+    if url.scheme not in ("http", "https"):
+        return f"scheme {url.scheme!r}"
+    if not host or not _HOST.fullmatch(host):
+        return "no valid host"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port}"
+    if url.userinfo:
+        return "it carries user info"
+    return ""
+
 
 # -- the transport --------------------------------------------------------------------
 
 
+def _seconds(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds or None, not {value!r}")
+    return float(value)
+
+
+def _is_plain_text(response: httpx.Response) -> bool:
+    media: str = response.headers.get("Content-Type", "")
+    return media.split(";", 1)[0].strip().lower() == "text/plain"
+
+
 def _client_headers() -> dict[str, str]:
     return {"User-Agent": f"tcmodel/{__version__}"}
+
+
+def _client_options() -> dict[str, Any]:
+    """How tcmodel makes its httpx clients, sync and async alike."""
+    _logsafety.install()  # also covers loggers made since import (e.g. HTTP/2's)
+    return {
+        "timeout": DEFAULT_TIMEOUT,
+        "limits": httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        "headers": _client_headers(),
+        "follow_redirects": False,
+    }
+
+
+def _running_loop() -> Any:
+    """The running asyncio event loop, or ``None`` (no loop, or another
+    async library, which then shares one client)."""
+    asyncio = sys.modules.get("asyncio")  # not running if never imported
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _step(awaitable: Any) -> None:
+    """Run a coroutine step that completes without suspending."""
+    with suppress(StopIteration):
+        cast(Coroutine[Any, Any, Any], awaitable).send(None)
+
+
+class _LoopClient:
+    """One of our async clients and the event loop it belongs to (``None``:
+    made outside any asyncio loop).
+
+    A suspended async generator is registered with the loop: when the loop
+    shuts down (``loop.shutdown_asyncgens()``, which ``asyncio.run``,
+    ``anyio.run`` and pytest-asyncio call), the generator is closed in the
+    loop, and its ``finally`` closes the client there, connections and all.
+    """
+
+    def __init__(self, loop: Any, client: httpx.AsyncClient) -> None:
+        self.loop = loop
+        self.client = client
+        self._keeper = self._close_at_shutdown() if loop is not None else None
+        if self._keeper is not None:
+            _step(self._keeper.__anext__())  # the loop now knows the generator
+
+    async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if not self.loop.is_closed():
+                await self.client.aclose()
+
+    @property
+    def stale(self) -> bool:
+        """Whether the client can serve no more (closed, or its loop is)."""
+        return self.client.is_closed or (self.loop is not None and self.loop.is_closed())
+
+    async def aclose(self) -> None:
+        """Close the client (in its own loop, or with no loop of its own)."""
+        if self._keeper is not None:
+            await self._keeper.aclose()
+        await self.client.aclose()
+
+    def close_soon(self) -> None:
+        """Have the client closed in its loop, from any thread; one whose
+        loop is closed is dropped (nothing can close its sockets any more
+        but the garbage collector)."""
+        if self.loop is not None and not self.loop.is_closed():
+            closing_op = self.aclose()
+            try:
+                self.loop.call_soon_threadsafe(self.loop.create_task, closing_op)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                closing_op.close()
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget the client without I/O; its loop is gone or never was."""
+        if self._keeper is not None:
+            _step(self._keeper.aclose())  # finishes at once: nothing to await
+            self._keeper = None
 
 
 class Transport:
@@ -362,13 +692,27 @@ class Transport:
     custom TLS, event hooks); requests are still signed per send. Otherwise
     tcmodel makes one with keep-alive and sane timeouts, and closes it in
     :meth:`close`. ``clock`` (Unix seconds) is the time Hawk signs with,
-    ``time.time`` by default; a local cluster whose clock was moved forward
-    needs its own.
+    ``time.time`` by default; when a service refuses a request for a stale
+    timestamp and its answer tells its time, the transport corrects its
+    clock by the difference and sends the request again (once).
+
+    Each attempt of a call may take ``deadline`` seconds in all (sending,
+    waiting, reading: a server dripping its answer byte by byte is cut off
+    there and the attempt counts as failed, :class:`~tcmodel.ConnectionFailed`
+    once the retries are spent); each attempt of a download,
+    ``download_deadline`` seconds; ``None`` sets no limit. (The async
+    driver cuts an attempt off at its deadline; the sync one checks it
+    between reads, each of which waits at most the time the attempt had
+    left when it began.) API answers
+    larger than ``max_answer_bytes`` are not read whole:
+    :class:`~tcmodel.errors.AnswerTooLarge`.
 
     Example:
         >>> t = Transport("https://tc.example.com", ("me", "token"))
         >>> t
         <Transport 'https://tc.example.com' client_id='me'>
+        >>> t.deadline, t.download_deadline, t.max_answer_bytes
+        (120.0, 3600.0, 16777216)
     """
 
     def __init__(
@@ -382,21 +726,57 @@ class Transport:
         async_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
+        download_deadline: float | None = DEFAULT_DOWNLOAD_DEADLINE,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
+        #: Seconds one attempt of an API call may take in all (``None``: no limit).
+        self.deadline = _seconds("deadline", deadline)
+        #: Seconds one attempt of a download may take in all (``None``: no limit).
+        self.download_deadline = _seconds("download_deadline", download_deadline)
+        if not isinstance(max_answer_bytes, int) or max_answer_bytes < 1:
+            raise ValueError(
+                f"max_answer_bytes must be a positive integer, not {max_answer_bytes!r}"
+            )
+        #: The largest API answer body read.
+        self.max_answer_bytes = max_answer_bytes
+        self._skew = 0.0  # the services' clock minus ours, once a 401 told it
         self.root_url = normalize_root_url(root_url)
-        self.credentials = Credentials.coerce(credentials)
         self.authorized_scopes = list(authorized_scopes) if authorized_scopes is not None else None
-        self.auth: HawkAuth | None = (
-            HawkAuth(self.credentials, self.authorized_scopes, origin=self.root_url, now=clock)
-            if self.credentials is not None
-            else None
-        )
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self._clock = clock
+        self._lock = threading.Lock()
+        self.use_credentials(credentials)
+        self._set_clients(client, async_client)
+
+    def _set_clients(
+        self, client: httpx.Client | None, async_client: httpx.AsyncClient | None
+    ) -> None:
         self._client = client
-        self._async_client = async_client
+        self._async_client = async_client  # the user's, for every event loop
+        self._async_clients: dict[Any, _LoopClient] = {}  # ours, by event loop
         self._owns_client = client is None
         self._owns_async_client = async_client is None
+        self._closed = False
+
+    def use_credentials(self, credentials: CredentialsLike | None) -> None:
+        """Sign requests with ``credentials`` from now on (``None``:
+        anonymous), e.g. on a transport that was unpickled without them.
+
+        Example:
+            >>> t = Transport("https://tc.example.com")
+            >>> t.use_credentials(("me", "token"))
+            >>> t
+            <Transport 'https://tc.example.com' client_id='me'>
+        """
+        creds = Credentials.coerce(credentials)
+        auth = (
+            HawkAuth(creds, self.authorized_scopes, origin=self.root_url, now=self.now)
+            if creds is not None
+            else None
+        )
+        with self._lock:
+            self.credentials, self.auth = creds, auth
 
     def __repr__(self) -> str:
         who = f" client_id={self.credentials.client_id!r}" if self.credentials else ""
@@ -406,45 +786,86 @@ class Transport:
 
     @property
     def client(self) -> httpx.Client:
-        """The sync httpx client (made on first use).
+        """The sync httpx client: made on first use, once, however many
+        threads ask at the same moment. After :meth:`close` it raises
+        :class:`~tcmodel.errors.ConfigurationError` rather than open a
+        client nobody would close.
 
         Example:
             >>> t = Transport("https://tc.example.com")
             >>> t.client is t.client
             True
             >>> t.close()
+            >>> t.client
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: <Transport 'https://tc.example.com'> is closed...
         """
-        if self._client is None:
-            self._client = httpx.Client(
-                timeout=DEFAULT_TIMEOUT,
-                limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-                headers=_client_headers(),
-                follow_redirects=False,
-            )
-        return self._client
+        with self._lock:
+            self._check_open()
+            if self._client is None:
+                self._client = httpx.Client(**_client_options())
+            return self._client
 
     @property
     def async_client(self) -> httpx.AsyncClient:
-        """The async httpx client (made on first use).
+        """The async httpx client of the running event loop, made on first
+        use in that loop (an httpx async client is bound to the loop it
+        first ran in, so each loop gets its own: ``asyncio.run`` may be
+        called again and again on one transport). Each is closed when its
+        loop shuts down (``asyncio.run``, ``anyio.run`` and pytest-asyncio
+        see to it) or by :meth:`aclose`. A client you gave is used in every
+        loop. Raises :class:`~tcmodel.errors.ConfigurationError` once closed.
 
         Example:
             >>> import asyncio
             >>> t = Transport("https://tc.example.com")
-            >>> t.async_client is t.async_client
+            >>> async def same_client() -> bool:
+            ...     return t.async_client is t.async_client
+            >>> asyncio.run(same_client())
             True
+            >>> async def client_of_this_loop() -> httpx.AsyncClient:
+            ...     return t.async_client
+            >>> asyncio.run(client_of_this_loop()) is asyncio.run(client_of_this_loop())
+            False
             >>> asyncio.run(t.aclose())
         """
-        if self._async_client is None:
-            self._async_client = httpx.AsyncClient(
-                timeout=DEFAULT_TIMEOUT,
-                limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-                headers=_client_headers(),
-                follow_redirects=False,
+        loop = _running_loop()
+        with self._lock:
+            self._check_open()
+            if self._async_client is not None:
+                return self._async_client
+            held = self._async_clients.get(loop)
+            if held is None or held.stale:
+                for gone in [k for k, v in self._async_clients.items() if v.stale]:
+                    self._async_clients.pop(gone).discard()
+                held = _LoopClient(loop, httpx.AsyncClient(**_client_options()))
+                self._async_clients[loop] = held
+            return held.client
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError(
+                f"{self!r} is closed: it sends no more requests "
+                "(make a new Cluster, e.g. with Cluster.from_url())"
             )
-        return self._async_client
+
+    def _shut(self) -> list[_LoopClient]:
+        """Refuse requests from now on and close the sync client if ours;
+        hand back our async clients for the caller to close."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+            held, self._async_clients = list(self._async_clients.values()), {}
+        if client is not None and self._owns_client:
+            client.close()
+        return held
 
     def close(self) -> None:
-        """Close the sync client if tcmodel made it.
+        """Close the clients tcmodel made (yours are left open); any later
+        request raises :class:`~tcmodel.errors.ConfigurationError`. An async
+        client of an event loop that still runs is closed in that loop
+        (prefer :meth:`aclose` there).
 
         Example:
             >>> mine = httpx.Client()
@@ -453,20 +874,75 @@ class Transport:
             False
             >>> mine.close()
         """
-        if self._client is not None and self._owns_client:
-            self._client.close()
-            self._client = None
+        for held in self._shut():
+            held.close_soon()
 
     async def aclose(self) -> None:
-        """Close the async client if tcmodel made it.
+        """Close the clients tcmodel made, the running loop's at once (see
+        :meth:`close`).
 
         Example:
             >>> import asyncio
             >>> asyncio.run(Transport("https://tc.example.com").aclose())
         """
-        if self._async_client is not None and self._owns_async_client:
-            await self._async_client.aclose()
-            self._async_client = None
+        here = _running_loop()
+        for held in self._shut():
+            if held.loop is None or held.loop is here:
+                await held.aclose()
+            else:
+                held.close_soon()
+
+    # Never pickled: secrets, and what only makes sense in this process.
+    _UNPICKLED = frozenset(
+        {
+            "credentials",
+            "auth",
+            "_clock",
+            "_lock",
+            "_client",
+            "_async_client",
+            "_async_clients",
+            "_owns_client",
+            "_owns_async_client",
+            "_closed",
+        }
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle keeps: the settings, never the credentials, the
+        HTTP clients or the clock; unpickled, the transport is anonymous
+        (see :meth:`use_credentials`) and makes its own clients.
+
+        Example:
+            >>> import pickle
+            >>> t = Transport("https://tc.example.com", ("me", "token"), max_retries=2)
+            >>> back = pickle.loads(pickle.dumps(t))
+            >>> back, back.retry.max_retries, back.credentials
+            (<Transport 'https://tc.example.com'>, 2, None)
+        """
+        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._clock = None
+        self._lock = threading.Lock()
+        self.use_credentials(None)
+        self._set_clients(None, None)
+
+    def __copy__(self) -> Transport:
+        """A transport is shared, never copied (in this process a copy of a
+        handle or a Cluster keeps signing with the same credentials).
+
+        Example:
+            >>> import copy
+            >>> t = Transport("https://tc.example.com", ("me", "token"))
+            >>> copy.copy(t) is t and copy.deepcopy(t) is t
+            True
+        """
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Transport:
+        return self
 
     # building requests
 
@@ -534,15 +1010,21 @@ class Transport:
         stream: bool = False,
         auth: httpx.Auth | str | None = "default",
         idempotent: bool = True,
+        deadline: float | None = None,
     ) -> Op[httpx.Response]:
         """Send ``request`` with retries; return the last response.
 
-        Connection errors and timeouts are retried and, once the retries are
-        spent, raised as :class:`~tcmodel.errors.ConnectionFailed`. 5xx and
-        429 answers are retried; after the last attempt the response is
-        returned as is (see :meth:`check`). A request that is not
-        ``idempotent`` is retried only when it cannot have reached the
-        service (the connection failed, or a 429).
+        Connection errors and timeouts (an attempt that outlasts its
+        ``deadline``, by default :attr:`deadline`, among them) are retried
+        and, once the retries are spent, raised as
+        :class:`~tcmodel.errors.ConnectionFailed`. 5xx and 429 answers are
+        retried; after the last attempt the response is returned as is (see
+        :meth:`check`). A request that is not ``idempotent`` is retried only
+        when it cannot have reached the service (the connection failed, or a
+        429). A 401 for a stale timestamp whose answer tells the service's
+        time corrects this transport's clock and is sent again, once. An
+        answer body that cannot be read (not decodable, larger than
+        :attr:`max_answer_bytes`) raises its typed error naming ``what``.
 
         Example:
             >>> t = Transport("https://tc.example.com")
@@ -551,10 +1033,15 @@ class Transport:
             'Send'
         """
         attempt = 0
+        clock_fixed = False
         while True:
             started = time.monotonic()
+            failure: str | None = None
+            unreadable: _Unreadable | None = None
             try:
-                response: httpx.Response = yield Send(request, stream, auth)
+                response: httpx.Response = yield Send(request, stream, auth, deadline)
+            except _Unreadable as exc:
+                unreadable, response = exc, exc.response
             except httpx.TransportError as exc:
                 log.debug(
                     "%s: %s %s failed: %s",
@@ -566,10 +1053,15 @@ class Transport:
                 unsent = isinstance(
                     exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
                 )
-                if attempt >= self.retry.max_retries or not (idempotent or unsent):
-                    raise ConnectionFailed(
-                        what, request.method, str(request.url), f"{type(exc).__name__}: {exc}"
-                    ) from None
+                failure = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, _DeadlineExceeded):
+                    failure = str(exc)
+                give_up = attempt >= self.retry.max_retries or not (idempotent or unsent)
+            if failure is not None:
+                if give_up:
+                    # Raised outside the handler, so the httpx error (whose
+                    # request holds the Authorization header) is not chained.
+                    raise ConnectionFailed(what, request.method, str(request.url), failure)
                 attempt += 1
                 yield Sleep(self.retry.delay(attempt))
                 continue
@@ -582,8 +1074,15 @@ class Transport:
                 status,
                 (time.monotonic() - started) * 1000,
             )
+            if status == 401 and not clock_fixed:
+                body = b"" if unreadable is not None else response.content
+                if self._fix_clock(response, auth, body, what):
+                    clock_fixed = True
+                    continue
             retryable = self.retry.retryable_status(status) and (idempotent or status == 429)
             if not retryable or attempt >= self.retry.max_retries:
+                if unreadable is not None:
+                    raise unreadable.error(what)
                 return response
             if stream:
                 yield Close(response)
@@ -610,7 +1109,7 @@ class Transport:
             return
         try:
             body: Any = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         raise error_for_response(
             status=response.status_code,
@@ -621,20 +1120,49 @@ class Transport:
             text=response.text if body is None else "",
         )
 
-    def call(self, call: Call, *, auth: httpx.Auth | str | None = "default") -> Op[Any]:
-        """Make an API call: the parsed JSON answer (``None`` for no body).
+    @overload
+    def call(
+        self, call: Call, *, auth: httpx.Auth | str | None = "default", convert: None = None
+    ) -> Op[Any]: ...
+
+    @overload
+    def call(
+        self,
+        call: Call,
+        *,
+        auth: httpx.Auth | str | None = "default",
+        convert: Callable[[Any], T],
+    ) -> Op[T]: ...
+
+    def call(
+        self,
+        call: Call,
+        *,
+        auth: httpx.Auth | str | None = "default",
+        convert: Callable[[Any], Any] | None = None,
+    ) -> Op[Any]:
+        """Make an API call: the parsed JSON answer (``None`` for no body),
+        or ``convert(answer)`` when given, inside :func:`parsing` (so that an
+        answer of the wrong shape raises a
+        :class:`~tcmodel.models.ModelDataError` naming the call).
 
         Redirects are not followed: for the entries that redirect by design
         (getArtifact…) the 303's JSON body is returned (or ``{"url":
-        Location}``). Any other redirect, or a success whose body is not
-        JSON (a login page from a proxy, say), raises an
-        :class:`~tcmodel.errors.APIError` naming the call. ``auth`` replaces
-        the transport's signer for this call.
+        Location}``, once it is known to be a usable URL). Any other
+        redirect, a success whose body is not JSON (a login page from a
+        proxy, say) or nests too deep raises a
+        :class:`~tcmodel.errors.MalformedAnswer` naming the call. ``auth``
+        replaces the transport's signer for this call.
 
         Example:
             >>> t = Transport("https://tc.example.com")
             >>> type(next(t.call(Call.of("queue", "ping")))).__name__
             'Send'
+            >>> from tcmodel.models import TaskStatus
+            >>> cluster.transport.run(cluster.transport.call(
+            ...     Call.of("queue", "status", taskId=build.task_id),
+            ...     convert=lambda answer: TaskStatus._from_json(answer["status"]))).state
+            'completed'
         """
         what = str(call)
         request = self.build_request(call)
@@ -642,26 +1170,39 @@ class Transport:
             request, what, auth=auth, idempotent=call.endpoint.idempotent
         )
         self.check(response, what)
+        answer = self._answer(response, call, what)
+        if convert is None:
+            return answer
+        with parsing(what):
+            return convert(answer)
+
+    def _answer(self, response: httpx.Response, call: Call, what: str) -> Any:
+        """The JSON of a success (or expected redirect) answer."""
         status = response.status_code
         if 300 <= status < 400 and not call.endpoint.redirects:
-            where = redact_url(response.headers.get("Location", "nowhere"))
+            where = redact_url(response.headers.get("Location", "nowhere")[:200])
             raise self._unexpected(response, what, f"unexpected redirect to {where}")
         if status == 204 or not response.content:
-            if "Location" not in response.headers:
+            location = response.headers.get("Location")
+            if location is None:
                 return None
-            return {"url": str(response.request.url.join(response.headers["Location"]))}
+            return {"url": resolve_url(what, response.request.url, location, status=status)}
+        if call.endpoint.output is None and _is_plain_text(response):
+            return response.text  # an entry with no output schema (notify's "OK")
         try:
             return response.json()
+        except RecursionError:
+            problem = "its JSON nests too deep"
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
-            excerpt = redact_url(" ".join(response.text.split())[:200])
-            raise self._unexpected(
-                response, what, f"expected JSON, got {kind}: {excerpt}"
-            ) from None
+            excerpt = redact_url(" ".join(response.text[:10_000].split())[:200])
+            problem = f"expected JSON, got {kind}: {excerpt}"
+        # Raised outside the handler: the decoder's error holds the whole body.
+        raise self._unexpected(response, what, problem)
 
     @staticmethod
-    def _unexpected(response: httpx.Response, what: str, message: str) -> APIError:
-        return APIError(
+    def _unexpected(response: httpx.Response, what: str, message: str) -> MalformedAnswer:
+        return MalformedAnswer(
             call=what,
             method=response.request.method,
             url=str(response.request.url),
@@ -669,15 +1210,46 @@ class Transport:
             message=message,
         )
 
+    def _fix_clock(
+        self, response: httpx.Response, auth: httpx.Auth | str | None, body: bytes, what: str
+    ) -> bool:
+        """After a 401 to a request we signed, for a stale timestamp, move
+        this transport's clock to the service's when the answer tells it (a
+        Hawk ``ts``/``tsm`` challenge, else the ``Date`` header); whether it
+        moved enough for another try to be worth it."""
+        signer = self.auth if isinstance(auth, str) else auth
+        if "authorization" not in response.request.headers:
+            return False
+        challenge = response.headers.get("www-authenticate", "")
+        server = signer.server_time(challenge) if isinstance(signer, HawkAuth) else None
+        if server is None and _stale(challenge, body):
+            date = _http_date(response.headers.get("date", ""))
+            server = None if date is None else date + 0.5  # the middle of that second
+        if server is None:
+            return False
+        ours = self._clock() if self._clock is not None else time.time()
+        if abs(server - (ours + self._skew)) < _MIN_CLOCK_FIX:
+            return False
+        self._skew = server - ours  # set, not added: threads may race here
+        log.warning(
+            "%s: the local clock is %.0f s %s the service's: signing with the service's time",
+            what,
+            abs(self._skew),
+            "behind" if self._skew > 0 else "ahead of",
+        )
+        return True
+
     def now(self) -> float:
         """The time this transport signs with (Unix seconds): its ``clock``,
-        else the system's.
+        else the system's, corrected by what a service said its time was
+        when it refused a stale timestamp.
 
         Example:
             >>> Transport("https://tc.example.com", clock=lambda: 1700000000.0).now()
             1700000000.0
         """
-        return self._clock() if self._clock is not None else time.time()
+        ours = self._clock() if self._clock is not None else time.time()
+        return ours + self._skew
 
     def auth_for(self, credentials: Credentials) -> HawkAuth:
         """A signer for other credentials (e.g. those the queue hands out
@@ -689,7 +1261,7 @@ class Transport:
             >>> t.auth_for(Credentials("task-client/x", "token"))
             HawkAuth(client_id='task-client/x')
         """
-        return HawkAuth(credentials, origin=self.root_url, now=self._clock)
+        return HawkAuth(credentials, origin=self.root_url, now=self.now)
 
     # drivers
 
@@ -749,28 +1321,53 @@ class Transport:
                     continue
                 try:
                     value = self._perform(step, streams)
-                except httpx.TransportError as exc:
+                except (httpx.TransportError, _Unreadable) as exc:
                     error = exc
+
+    def _budget(self, step: Send) -> _Budget:
+        """The time the attempt ``step`` starts may take."""
+        return _Budget.start(self.deadline if step.deadline is None else step.deadline)
 
     def _perform(self, step: IOStep, streams: _Streams[Iterator[bytes]]) -> Any:
         if isinstance(step, Send):
-            response = self.client.send(
-                step.request, stream=True, **self._send_kwargs(step, self.client)
-            )
-            if not step.stream or response.status_code >= 400:
-                response.read()
-                response.close()
-            else:
-                streams.opened(response)
-            return response
+            return self._send(step, streams)
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
             return None
         if isinstance(step, ReadChunk):
+            streams.budget(step.response).check()
             return next(streams.reader(step.response, step.response.iter_raw), b"")
         streams.closed(step.response)
         step.response.close()
         return None
+
+    def _send(self, step: Send, streams: _Streams[Iterator[bytes]]) -> httpx.Response:
+        # Sync I/O cannot be interrupted: each read waits at most the time
+        # the attempt had left when it began, and the deadline is checked
+        # between reads (the async driver cuts off at the deadline itself).
+        client = self.client
+        budget = self._budget(step)
+        budget.limit(step.request, client.timeout)
+        heard = _Heard(step.request, asynchronous=False)
+        try:
+            response = client.send(step.request, stream=True, **self._send_kwargs(step, client))
+        except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
+            raise heard.bad_redirect(exc) from None
+        if step.stream and response.status_code < 400:
+            streams.opened(response, budget)
+            return response
+        try:
+            reader = _AnswerReader(response, self.max_answer_bytes, budget)
+            for chunk in response.iter_bytes():
+                reader.take(chunk)
+        except httpx.DecodingError as exc:
+            problem = f"its body could not be decoded ({exc})"
+        else:
+            reader.done()
+            return response
+        finally:
+            response.close()
+        raise _Unreadable(response, problem)
 
     async def arun(self, op: Op[T], on_emit: Callable[[Any], None] | None = None) -> T:
         """Drive an operation to its end with the async client; data it
@@ -797,37 +1394,67 @@ class Transport:
                     value, error = None, None
                     try:
                         value = await self._aperform(step, streams)
-                    except httpx.TransportError as exc:
+                    except (httpx.TransportError, _Unreadable) as exc:
                         error = exc
         finally:
             for response in streams.left_open():
                 await response.aclose()
 
     async def _aperform(self, step: IOStep, streams: _Streams[AsyncIterator[bytes]]) -> Any:
-        if isinstance(step, Send):
-            client = self.async_client
-            response = await client.send(
-                step.request, stream=True, **self._send_kwargs(step, client)
-            )
-            if not step.stream or response.status_code >= 400:
-                await response.aread()
-                await response.aclose()
-            else:
-                streams.opened(response)
-            return response
-        if isinstance(step, Sleep):
-            import anyio  # httpx's own dependency; imported only when async is used
+        import anyio  # httpx's own dependency; imported only when async is used
 
+        if isinstance(step, Send):
+            budget = self._budget(step)
+            try:
+                with anyio.fail_after(budget.left()):
+                    return await self._asend(step, streams, budget)
+            except TimeoutError:
+                raise budget.exceeded() from None
+        if isinstance(step, Sleep):
             await anyio.sleep(step.seconds)
             return None
         if isinstance(step, ReadChunk):
+            budget = streams.budget(step.response)
+            budget.check()
             try:
-                return await streams.reader(step.response, step.response.aiter_raw).__anext__()
+                with anyio.fail_after(budget.left()):
+                    reader = streams.reader(step.response, step.response.aiter_raw)
+                    return await reader.__anext__()
             except StopAsyncIteration:
                 return b""
+            except TimeoutError:
+                raise budget.exceeded() from None
         streams.closed(step.response)
         await step.response.aclose()
         return None
+
+    async def _asend(
+        self, step: Send, streams: _Streams[AsyncIterator[bytes]], budget: _Budget
+    ) -> httpx.Response:
+        client = self.async_client
+        budget.limit(step.request, client.timeout)
+        heard = _Heard(step.request, asynchronous=True)
+        try:
+            response = await client.send(
+                step.request, stream=True, **self._send_kwargs(step, client)
+            )
+        except (httpx.InvalidURL, httpx.RemoteProtocolError) as exc:
+            raise heard.bad_redirect(exc) from None
+        if step.stream and response.status_code < 400:
+            streams.opened(response, budget)
+            return response
+        try:
+            reader = _AnswerReader(response, self.max_answer_bytes, budget)
+            async for chunk in response.aiter_bytes():
+                reader.take(chunk)
+        except httpx.DecodingError as exc:
+            problem = f"its body could not be decoded ({exc})"
+        else:
+            reader.done()
+            return response
+        finally:
+            await response.aclose()
+        raise _Unreadable(response, problem)
 
     # conveniences over the drivers
 
@@ -836,7 +1463,9 @@ class Transport:
         those of :meth:`Call.of` (path parameters, ``query``, ``body``).
 
         Example:
-            >>> # cluster.transport.request("queue", "status", taskId=task_id)
+            >>> answer = cluster.transport.request("queue", "status", taskId=build.task_id)
+            >>> answer["status"]["state"]
+            'completed'
         """
         return self.run(self.call(Call.of(service, name, **kwargs)))
 
@@ -844,7 +1473,10 @@ class Transport:
         """Call any API entry and return its JSON (async).
 
         Example:
-            >>> # await cluster.transport.arequest("queue", "status", taskId=task_id)
+            >>> import asyncio
+            >>> ask = cluster.transport.arequest("queue", "task", taskId=build.task_id)
+            >>> asyncio.run(ask)["metadata"]["name"]
+            'build-linux64-opt'
         """
         return await self.arun(self.call(Call.of(service, name, **kwargs)))
 
@@ -853,7 +1485,10 @@ class Transport:
         the items (for bulk calls whose results are wanted at once).
 
         Example:
-            >>> # items = transport.run(transport.all_items(Pager(call, "statuses")))
+            >>> t = cluster.transport
+            >>> call = Call.of("queue", "listTaskGroup", taskGroupId=group.task_group_id)
+            >>> len(t.run(t.all_items(Pager(call, "tasks", page_size=20))))
+            41
         """
         items: list[Any] = []
         while (call := pager.next_call()) is not None:
@@ -864,7 +1499,9 @@ class Transport:
         """Fetch the pages of ``pager`` lazily, one request per page.
 
         Example:
-            >>> # for page in transport.pages(Pager(call, "tasks")): ...
+            >>> call = Call.of("queue", "listTaskGroup", taskGroupId=group.task_group_id)
+            >>> [len(page.items) for page in cluster.transport.pages(Pager(call, "tasks", 20))]
+            [20, 20, 1]
         """
         while (call := pager.next_call()) is not None:
             yield pager.accept(self.run(self.call(call)))
@@ -873,7 +1510,13 @@ class Transport:
         """The async form of :meth:`pages`.
 
         Example:
-            >>> # async for page in transport.apages(Pager(call, "tasks")): ...
+            >>> import asyncio
+            >>> call = Call.of("queue", "listTaskGroup", taskGroupId=group.task_group_id)
+            >>> async def sizes() -> list[int]:
+            ...     pager = Pager(call, "tasks", 20)
+            ...     return [len(page.items) async for page in cluster.transport.apages(pager)]
+            >>> asyncio.run(sizes())
+            [20, 20, 1]
         """
         while (call := pager.next_call()) is not None:
             yield pager.accept(await self.arun(self.call(call)))
@@ -891,8 +1534,9 @@ class Transport:
         ``max_items`` caps the number of items.
 
         Example:
-            >>> # for t in transport.paginate(Call.of("queue", "listTaskGroup",
-            >>> #         taskGroupId=g), "tasks", page_size=100): ...
+            >>> call = Call.of("queue", "listTaskGroup", taskGroupId=group.task_group_id)
+            >>> sum(1 for _ in cluster.transport.paginate(call, "tasks", page_size=15))
+            41
         """
         pager = Pager(call, items_key, page_size, max_items)
         for page in self.pages(pager):
@@ -909,7 +1553,12 @@ class Transport:
         """The async form of :meth:`paginate`.
 
         Example:
-            >>> # async for task in transport.apaginate(call, "tasks", page_size=100): ...
+            >>> import asyncio
+            >>> call = Call.of("queue", "listTaskGroup", taskGroupId=group.task_group_id)
+            >>> async def count() -> int:
+            ...     return len([t async for t in cluster.transport.apaginate(call, "tasks")])
+            >>> asyncio.run(count())
+            41
         """
         pager = Pager(call, items_key, page_size, max_items)
         async for page in self.apages(pager):
@@ -927,9 +1576,15 @@ class _Streams(Generic[R]):
 
     def __init__(self) -> None:
         self._open: dict[int, tuple[httpx.Response, R | None]] = {}
+        self._budgets: dict[int, _Budget] = {}
 
-    def opened(self, response: httpx.Response) -> None:
+    def opened(self, response: httpx.Response, budget: _Budget) -> None:
         self._open[id(response)] = (response, None)
+        self._budgets[id(response)] = budget
+
+    def budget(self, response: httpx.Response) -> _Budget:
+        """The time left to the attempt that opened ``response``."""
+        return self._budgets.get(id(response)) or _Budget.start(None)
 
     def reader(self, response: httpx.Response, make: Callable[[], R]) -> R:
         _, reader = self._open.get(id(response), (response, None))
@@ -940,10 +1595,12 @@ class _Streams(Generic[R]):
 
     def closed(self, response: httpx.Response) -> None:
         self._open.pop(id(response), None)
+        self._budgets.pop(id(response), None)
 
     def left_open(self) -> list[httpx.Response]:
         responses = [r for r, _ in self._open.values()]
         self._open.clear()
+        self._budgets.clear()
         return responses
 
     def __enter__(self) -> _Streams[R]:
@@ -952,6 +1609,140 @@ class _Streams(Generic[R]):
     def __exit__(self, *exc: object) -> None:
         for response in self.left_open():
             response.close()
+
+
+class _DeadlineExceeded(httpx.TimeoutException):
+    """An attempt outlasted its deadline (a timeout like httpx's own: it is
+    retried, then raised as :class:`~tcmodel.errors.ConnectionFailed`)."""
+
+
+@attrs.frozen
+class _Budget:
+    """The time one attempt may take: its ``seconds`` and when they run out
+    (``time.monotonic()``; ``None``: no limit)."""
+
+    seconds: float | None
+    ends: float | None
+
+    @classmethod
+    def start(cls, seconds: float | None) -> _Budget:
+        if seconds is None or seconds == float("inf"):  # inf: no limit, on purpose
+            return cls(seconds, None)
+        return cls(seconds, time.monotonic() + seconds)
+
+    def left(self) -> float | None:
+        return None if self.ends is None else max(0.0, self.ends - time.monotonic())
+
+    def check(self) -> None:
+        if self.ends is not None and time.monotonic() >= self.ends:
+            raise self.exceeded()
+
+    def exceeded(self) -> _DeadlineExceeded:
+        return _DeadlineExceeded(f"no complete answer within the deadline of {self.seconds:g}s")
+
+    def limit(self, request: httpx.Request, timeout: httpx.Timeout) -> None:
+        """No single wait of the attempt may outlast it (the client's
+        timeouts, cut to the time left)."""
+        left = self.left()
+        if left is None:
+            request.extensions.pop("timeout", None)  # the client's own, then
+            return
+        left = max(left, 0.001)
+        limits = timeout.as_dict()
+        request.extensions["timeout"] = {
+            k: left if v is None else min(v, left) for k, v in limits.items()
+        }
+
+
+class _Unreadable(TaskclusterError):
+    """The driver could not read an answer's body (not decodable, too
+    large); :meth:`Transport.exchange` turns it into the typed error naming
+    the call (:meth:`error`)."""
+
+    def __init__(self, response: httpx.Response, problem: str, too_large: bool = False) -> None:
+        super().__init__(problem)
+        self.response = response
+        self.problem = problem
+        self.too_large = too_large
+
+    def error(self, what: str) -> APIError:
+        """The error to raise: by status for an error answer (its body is
+        only decoration), else the answer is unusable."""
+        response = self.response
+        status = response.status_code
+        where: dict[str, Any] = {
+            "call": what,
+            "method": response.request.method,
+            "url": str(response.request.url),
+        }
+        if status >= 400:
+            return error_for_response(status=status, body=None, text=f"({self.problem})", **where)
+        kind = AnswerTooLarge if self.too_large else MalformedAnswer
+        return kind(status=status, message=self.problem, **where)
+
+
+class _Heard:
+    """The status of the answer a request got, as the connection heard it
+    (httpcore's ``trace`` extension): httpx fails on a redirect whose
+    ``Location`` is no URL before it hands the answer over."""
+
+    def __init__(self, request: httpx.Request, *, asynchronous: bool) -> None:
+        self.request = request
+        self.status: int | None = None
+        request.extensions["trace"] = self._atrace if asynchronous else self._trace
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".receive_response_headers.complete"):
+            heard = info.get("return_value") or ()
+            self.status = next((v for v in heard if isinstance(v, int)), None)
+
+    async def _atrace(self, event: str, info: dict[str, Any]) -> None:
+        self._trace(event, info)
+
+    def bad_redirect(self, exc: httpx.HTTPError | httpx.InvalidURL) -> Exception:
+        """What to raise for ``exc``: an unusable answer if it came from a
+        redirect's ``Location`` (never retried), else ``exc`` itself."""
+        if self.status is None or not 300 <= self.status < 400:
+            return exc
+        answer = httpx.Response(self.status, request=self.request)
+        return _Unreadable(answer, f"unusable URL in the Location header ({exc})")
+
+
+class _AnswerReader:
+    """Collects the (decoded) body of an answer, chunk by chunk as the
+    drivers read it, refusing more than ``limit`` bytes and checking the
+    attempt's deadline; the sync and async drivers share it."""
+
+    def __init__(self, response: httpx.Response, limit: int, budget: _Budget) -> None:
+        self.response = response
+        self.limit = limit
+        self.budget = budget
+        self.parts: list[bytes] = []
+        self.size = 0
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(f"{int(declared)} bytes")
+
+    def _too_large(self, size: str) -> _Unreadable:
+        return _Unreadable(
+            self.response, f"the answer ({size}) is larger than {self.limit} bytes", too_large=True
+        )
+
+    def take(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise self._too_large(f"more than {self.limit} bytes")
+        self.parts.append(chunk)
+        self.budget.check()
+
+    def done(self) -> None:
+        """Hand the body to the response, as ``response.read()`` would."""
+        self.response._content = b"".join(self.parts)
+
+
+def _stale(challenge: str, body: bytes) -> bool:
+    """Whether a 401 says the request's timestamp was stale."""
+    return "stale timestamp" in challenge.lower() or b"stale timestamp" in body.lower()
 
 
 def _advance(op: Op[Any], value: Any, error: Exception | None) -> tuple[bool, Any]:

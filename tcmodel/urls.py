@@ -15,31 +15,60 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
+import httpx
+
 from tcmodel.api import Endpoint
 
-__all__ = ["api_url", "normalize_root_url", "origin_of"]
+__all__ = ["MAX_URL_LENGTH", "api_url", "normalize_root_url", "origin_of"]
 
 QueryValue = str | int
+#: The longest URL httpx sends (it refuses longer ones).
+MAX_URL_LENGTH = 65536
 
 
 def normalize_root_url(root_url: str) -> str:
     """Check a root URL (scheme and host, no path) and drop a trailing ``/``.
 
-    Raises ``ValueError`` for anything that is not an http(s) root URL.
+    Raises ``ValueError`` for anything that is not an http(s) root URL httpx
+    can use, and for a URL with a user name or password (``user:pw@host``),
+    which no message repeats: Taskcluster authenticates with credentials.
 
     Example:
         >>> normalize_root_url("https://tc.example.com/")
         'https://tc.example.com'
+        >>> normalize_root_url("https://me:s3cret@tc.example.com")
+        Traceback (most recent call last):
+        ...
+        ValueError: root URL 'https://…@tc.example.com' must not hold a user name or password...
     """
     if not isinstance(root_url, str) or not root_url.strip():
         raise ValueError("the root URL is empty")
     url = root_url.strip().rstrip("/")
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        shown = f"{parts.scheme}://…@{parts.netloc.rpartition('@')[2]}"
+        raise ValueError(
+            f"root URL {shown!r} must not hold a user name or password: "
+            "pass Taskcluster credentials with credentials=..."
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"root URL {root_url!r} is not an http(s) URL with a host")
     if parts.path or parts.query or parts.fragment:
         raise ValueError(f"root URL {root_url!r} must have no path, query or fragment")
+    problem = _unusable(url)
+    if problem:
+        raise ValueError(f"root URL {root_url!r} is not a usable URL: {problem}")
     return url
+
+
+def _unusable(url: str) -> str | None:
+    """Why httpx would refuse ``url`` (``None`` if it would not); checked
+    outside any ``except`` block, so no exception is chained."""
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return str(exc)
+    return None
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -63,12 +92,18 @@ def api_url(
     """The full URL of one API call.
 
     Raises ``ValueError`` for a query key the entry does not take (the
-    service would answer 400) and ``KeyError`` for a missing parameter.
+    service would answer 400), for a URL longer than httpx sends
+    (:data:`MAX_URL_LENGTH`: a name or namespace tens of kilobytes long),
+    and ``KeyError`` for a missing parameter.
 
     Example:
         >>> from tcmodel.api import endpoint
         >>> api_url("https://tc", endpoint("queue", "status"), {"taskId": "a/../b"})
         'https://tc/api/queue/v1/task/a%2F..%2Fb/status'
+        >>> api_url("https://tc", endpoint("index", "findTask"), {"indexPath": "a" * 70000})
+        Traceback (most recent call last):
+        ...
+        ValueError: index.findTask: the URL would be 70,029 characters long, ...
     """
     url = f"{root_url}/api/{endpoint.service}/v1{endpoint.path(params)}"
     if query:
@@ -80,4 +115,9 @@ def api_url(
                 f"(allowed: {allowed})"
             )
         url += "?" + urlencode([(k, str(v)) for k, v in query.items()])
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(
+            f"{endpoint}: the URL would be {len(url):,} characters long, more than the "
+            f"{MAX_URL_LENGTH:,} httpx sends (is a name or namespace that long?)"
+        )
     return url

@@ -274,7 +274,7 @@ def test_key_completions_offer_names_already_known(
             assert set(artifacts) == {n for n in names if n.startswith("pub")}
         assert group["build"].state == "completed"
         assert lc.requests == []
-        with pytest.raises(KeyError, match="no task of group"):
+        with pytest.raises(tcmodel.UnknownName, match="no task of group"):
             group["nothing"]
 
 

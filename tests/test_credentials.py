@@ -234,6 +234,6 @@ def test_credentials_are_frozen_values() -> None:
     assert a == Credentials("a", "b")
     assert a != Credentials("a", "c")
     assert hash(a) == hash(Credentials("a", "b"))
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError):  # untyped ok: assigning a read-only attribute
         a.access_token = "x"  # type: ignore[misc]
     assert a.expires is None and a.certificate_data is None and not a.is_temporary

@@ -284,6 +284,62 @@ def _samples(c: tcmodel.Cluster, g: Graph) -> dict[type, Any]:
             models.ObjectMetadata,
             {"projectId": "none", "expires": "2030-01-01T00:00:00Z", "hashes": {"sha256": "ab"}},
         ),
+        models.HookMetadata: from_json(
+            models.HookMetadata, {"name": "n", "description": "d", "owner": "a@b.c"}
+        ),
+        models.HookDefinition: from_json(
+            models.HookDefinition,
+            {
+                "hookGroupId": "g",
+                "hookId": "h",
+                "metadata": {"name": "n", "description": "", "owner": "a@b.c"},
+                "schedule": ["0 0 3 * * *"],
+                "task": {"payload": {}},
+                "triggerSchema": {"type": "object"},
+                "bindings": [{"exchange": "e", "routingKeyPattern": "#"}],
+            },
+        ),
+        models.HookStatus: from_json(
+            models.HookStatus,
+            {"lastFire": {"result": "no-fire"}, "nextScheduledDate": "2030-01-01T00:00:00Z"},
+        ),
+        models.HookFire: from_json(
+            models.HookFire,
+            {
+                "hookGroupId": "g",
+                "hookId": "h",
+                "firedBy": "triggerHook",
+                "taskId": g.build,
+                "taskCreateTime": "2030-01-01T00:00:00Z",
+                "result": "error",
+                "error": "boom",
+                "taskState": "pending",
+            },
+        ),
+        models.TaskQueueInfo: from_json(
+            models.TaskQueueInfo,
+            {
+                "taskQueueId": QUEUE,
+                "description": "CI workers",
+                "stability": "stable",
+                "expires": "2030-01-02T00:00:00Z",
+                "lastDateActive": "2030-01-01T00:00:00Z",
+            },
+        ),
+        models.WorkerInfo: from_json(
+            models.WorkerInfo,
+            {
+                "workerGroup": "wg",
+                "workerId": "w1",
+                "taskQueueId": QUEUE,
+                "firstClaim": "2030-01-01T00:00:00Z",
+                "lastDateActive": "2030-01-01T00:00:00Z",
+                "quarantineUntil": "2030-01-01T00:00:00Z",
+                "expires": "2030-01-02T00:00:00Z",
+                "latestTask": {"taskId": g.build, "runId": 0},
+                "recentTasks": [{"taskId": g.build, "runId": 0}],
+            },
+        ),
     }
 
 

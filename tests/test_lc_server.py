@@ -160,7 +160,7 @@ def assert_error(resp: httpx.Response, status: int, code: str, entry: str) -> di
 def test_two_origins_on_loopback_and_repr_hides_token() -> None:
     lc = LocalCluster()
     assert "not started" in repr(lc)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # untyped ok: LocalCluster used before start()
         _ = lc.root_url
     with lc:
         assert lc.running
@@ -170,7 +170,7 @@ def test_two_origins_on_loopback_and_repr_hides_token() -> None:
         assert lc.state.blobs.base_url == lc.blob_url
         token = lc.root_credentials.access_token
         assert token not in repr(lc) and token not in repr(lc.root_credentials)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError):  # untyped ok: LocalCluster used before start()
             lc.start()
     assert not lc.running
     with pytest.raises(httpx.TransportError):
@@ -251,7 +251,7 @@ def test_optional_namespace_and_trailing_slash(lc: LocalCluster) -> None:
 
 def test_unknown_paths_are_404_resource_not_found(lc: LocalCluster) -> None:
     with api(lc) as c:
-        for path in ("/queue/v1/nope", "/hooks/v1/ping", "/queue/v2/ping"):
+        for path in ("/queue/v1/nope", "/nosuch/v1/ping", "/queue/v2/ping"):
             assert_error(c.get(path), 404, "ResourceNotFound", "unknown")
     assert httpx.get(lc.root_url + "/").status_code == 404
 

@@ -207,3 +207,25 @@ def test_dataframe_without_pandas_names_the_extra(
     with pytest.raises(MissingExtra, match=r"pandas.*'notebook'.*tcmodel\[notebook\]"):
         listing.to_dataframe()
     assert len(listing.to_records()) == 4  # records need no pandas
+
+
+def test_other_handles_and_value_classes_get_generic_records(
+    graph: Graph, cluster: tcmodel.Cluster
+) -> None:
+    cluster.secret("tables/one").set({"k": "hidden"})
+    graph.lc.reset_requests()
+    secrets = cluster.secrets(prefix="tables/").to_records()
+    assert secrets == [{"name": "tables/one"}]  # identity only: the value is never loaded
+    assert "hidden" not in repr(secrets)
+    clients = cluster.clients().to_dataframe()
+    assert {"client_id", "expires", "disabled", "scopes"} <= set(clients.columns)
+    # clients that never expire (year 3000) do not fit nanoseconds: microseconds then
+    assert str(clients["expires"].dtype) == "datetime64[us, UTC]"
+    assert str(clients["created"].dtype) == "datetime64[ns, UTC]"
+    # the listings' pages, nothing per item
+    assert {(r.service, r.entry) for r in graph.lc.requests} == {
+        ("secrets", "list"),
+        ("auth", "listClients"),
+    }
+    with pytest.raises(TypeError, match="no record for int"):
+        records([1])

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,9 +152,40 @@ def columns(item_type: type | None) -> list[str] | None:
     return list(found[0]) if found is not None else None
 
 
+def _scalars(model: Any) -> Record:
+    """The fields of an attrs value that fit in a table cell (not dicts)."""
+    import attrs
+
+    values = ((f.name, getattr(model, f.name)) for f in attrs.fields(type(model)) if f.repr)
+    return {name: value for name, value in values if not isinstance(value, dict)}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def _generic(item: Any) -> Record | None:
+    """A record for a type without a builder: a value class's fields, or a
+    handle's identity, loaded facts and loaded info (no request)."""
+    import attrs
+
+    from tcmodel.resources.base import Resource
+
+    if attrs.has(type(item)):
+        return _scalars(item)
+    if not isinstance(item, Resource):
+        return None
+    row = {_snake(k): v for k, v in (*item._identity(), *item._loaded_facts())}
+    info = item.__dict__.get("_info")
+    if info is not None and attrs.has(type(info)):
+        row.update({k: v for k, v in _scalars(info).items() if k not in row})
+    return row
+
+
 def records(items: Iterable[Any]) -> list[Record]:
     """One flat dict per item, with the columns of its type (see
-    :func:`columns`). Raises ``TypeError`` for an item of another type.
+    :func:`columns`); for other handles and value classes, their identity
+    and loaded fields. Raises ``TypeError`` for an item of another kind.
 
     Example:
         >>> [r["state"] for r in records(cluster.tasks([build.task_id, task.task_id]))]
@@ -168,8 +200,12 @@ def records(items: Iterable[Any]) -> list[Record]:
     rows = []
     for item in items:
         found = _builder(type(item))
-        if found is None:
+        row = found[1](item) if found is not None else _generic(item)
+        if row is None:
             known = ", ".join(t.__name__ for t in _BUILDERS)
-            raise TypeError(f"no record for {type(item).__name__}: records are for {known}")
-        rows.append(found[1](item))
+            raise TypeError(
+                f"no record for {type(item).__name__}: records are for {known}, "
+                "tcmodel's other handles and its value classes"
+            )
+        rows.append(row)
     return rows

@@ -25,8 +25,9 @@ STATE_COLUMNS = ("state",)
 
 def dataframe(records: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Any:
     """A ``pandas.DataFrame`` of ``records``: datetimes as ``datetime64[ns,
-    UTC]``, durations as ``timedelta64[ns]``, states as an ordered
-    categorical; ``columns`` fixes the columns of an empty table. Raises
+    UTC]`` (``[us, UTC]`` when a date lies beyond 2262), durations as
+    ``timedelta64[ns]``, states as an ordered categorical; ``columns``
+    fixes the columns of an empty table. Raises
     :class:`~tcmodel._extras.MissingExtra` without pandas.
 
     Example:
@@ -42,7 +43,11 @@ def dataframe(records: Sequence[Mapping[str, Any]], columns: Sequence[str] | Non
             known = list(TASK_STATES) + sorted({v for v in values if v not in TASK_STATES})
             df[col] = pd.Categorical(df[col], categories=known, ordered=True)
         elif values and all(isinstance(v, datetime) for v in values):
-            df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
+            dates = pd.to_datetime(df[col], utc=True)
+            try:
+                df[col] = dates.astype("datetime64[ns, UTC]")
+            except pd.errors.OutOfBoundsDatetime:  # e.g. "never expires": year 3000
+                df[col] = dates.astype("datetime64[us, UTC]")
         elif values and all(isinstance(v, timedelta) for v in values):
             df[col] = pd.to_timedelta(df[col]).astype("timedelta64[ns]")
     return df

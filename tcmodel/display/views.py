@@ -33,8 +33,9 @@ from tcmodel.display import _html
 from tcmodel.display.records import _worker, columns, records
 from tcmodel.models import _Model
 from tcmodel.resources.artifact import Artifact
+from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.resources.index import IndexEntry, Namespace
+from tcmodel.resources.index import IndexedArtifact, IndexEntry, Namespace
 from tcmodel.resources.run import Run
 from tcmodel.resources.task import Task
 from tcmodel.resources.task_group import TaskGroup
@@ -403,16 +404,29 @@ def _listing(ls: Listing[Any]) -> _View:
     return _View(repr(ls), repr(ls), None, (), (table,), tuple(notes))
 
 
+def _resource(r: Resource) -> _View:
+    """Any other handle: its identity and the facts its repr shows (never
+    more, so a secret's value never shows), and a link to its page."""
+    url = getattr(r, "ui_url", None)
+    facts = _facts(*r._identity(), *r._loaded_facts())
+    if isinstance(url, str):
+        facts += (("UI", _Link(url, url)),)
+    ids = " ".join(str(v) for _, v in r._identity())
+    return _View(repr(r), f"{type(r).__name__} {ids}", url, facts)
+
+
 _VIEWS: tuple[tuple[type, Callable[[Any], _View]], ...] = (
     (Cluster, _cluster),
     (Task, _task),
     (TaskGroup, _task_group),
     (Run, _run),
+    (IndexedArtifact, _resource),  # its task is not known before a read
     (Artifact, _artifact),
     (Namespace, _namespace),
     (IndexEntry, _index_entry),
     (_Model, _model),
     (Listing, _listing),
+    (Resource, _resource),
 )
 
 

@@ -18,14 +18,16 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from email.message import Message
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tcmodel.download import DownloadResult, Progress, artifact_call, read_artifact_op
 from tcmodel.models import ArtifactInfo
@@ -110,7 +112,8 @@ class Artifact(Resource):
         """The id of the artifact's task (read-only).
 
         Example:
-            >>> # art.task_id  ->  'Dx4tPEtaRpeIeWpbTD0uHw'
+            >>> art.task_id == build.task_id
+            True
         """
         return self._task_id
 
@@ -149,7 +152,8 @@ class Artifact(Resource):
         """The artifact's name, e.g. ``public/build/target.tar.gz``.
 
         Example:
-            >>> # run.artifact("public/x.txt").name  -> 'public/x.txt'
+            >>> art.name
+            'public/build/target.tar.gz'
         """
         return self._name
 
@@ -158,7 +162,8 @@ class Artifact(Resource):
         """The run's id, or ``None`` for "the latest run".
 
         Example:
-            >>> # task.latest_artifact("public/x").run_id  -> None
+            >>> art.run_id, build.latest_artifact(art.name).run_id
+            (0, None)
         """
         return self._run_id
 
@@ -168,7 +173,8 @@ class Artifact(Resource):
         one every time, so what it loads is loaded once).
 
         Example:
-            >>> # artifact.task.status.state
+            >>> art.task is art.task, art.task.task_id == build.task_id
+            (True, True)
         """
         if self._task_handle is None:
             from tcmodel.resources.task import Task
@@ -182,7 +188,8 @@ class Artifact(Resource):
         (the same handle every time).
 
         Example:
-            >>> # artifact.run.state
+            >>> art.run.run_id, build.latest_artifact(art.name).run
+            (0, None)
         """
         if self._run_id is None:
             return None
@@ -198,7 +205,8 @@ class Artifact(Resource):
         credentials, by convention); no request.
 
         Example:
-            >>> # Artifact(c, tid, 0, "public/x").is_public  -> True
+            >>> art.is_public, run.artifact("private/build/secrets.json").is_public
+            (True, False)
         """
         return self._name.startswith("public/")
 
@@ -209,7 +217,8 @@ class Artifact(Resource):
         file name: see :meth:`download`). Empty for a name ending in ``/``.
 
         Example:
-            >>> # Artifact(c, tid, 0, "public/build/x.tar.gz").basename  -> 'x.tar.gz'
+            >>> art.basename
+            'target.tar.gz'
         """
         return self._name.rsplit("/", 1)[-1]
 
@@ -217,7 +226,7 @@ class Artifact(Resource):
 
     def _load_info(self) -> Op[ArtifactInfo]:
         call = artifact_call(self.task_id, self._run_id, self._name, kind="info")
-        return map_op(self._transport.call(call), ArtifactInfo._from_json)
+        return self._transport.call(call, convert=ArtifactInfo._from_json)
 
     @property
     def info(self) -> ArtifactInfo:
@@ -225,7 +234,8 @@ class Artifact(Resource):
         loaded once). A link shows as ``link``: it is not followed.
 
         Example:
-            >>> # artifact.info.content_length
+            >>> art.info.storage_type, art.info.content_length
+            ('object', 131072)
         """
         return self._cached("_info", self._load_info)
 
@@ -234,7 +244,9 @@ class Artifact(Resource):
         """Whether the metadata is loaded (no request).
 
         Example:
-            >>> # run.artifact("public/x").loaded  -> False
+            >>> fresh = cluster.task(build.task_id).run(0).artifact(art.name)
+            >>> fresh.loaded, fresh.info.storage_type, fresh.loaded
+            (False, 'object', True)
         """
         return self._info is not None
 
@@ -243,7 +255,8 @@ class Artifact(Resource):
         """``s3``, ``object``, ``reference``, ``link`` or ``error``.
 
         Example:
-            >>> # artifact.storage_type  -> 'object'
+            >>> art.storage_type
+            'object'
         """
         return self.info.storage_type
 
@@ -252,7 +265,8 @@ class Artifact(Resource):
         """The content type given when the artifact was created.
 
         Example:
-            >>> # artifact.content_type  -> 'text/plain; charset=utf-8'
+            >>> art.content_type
+            'application/gzip'
         """
         return self.info.content_type
 
@@ -261,7 +275,8 @@ class Artifact(Resource):
         """When the artifact expires (aware UTC).
 
         Example:
-            >>> # artifact.expires.year
+            >>> art.expires.utcoffset()
+            datetime.timedelta(0)
         """
         return self.info.expires
 
@@ -270,7 +285,8 @@ class Artifact(Resource):
         """The declared length in bytes, when the worker gave one.
 
         Example:
-            >>> # artifact.content_length  -> 131072
+            >>> art.content_length
+            131072
         """
         return self.info.content_length
 
@@ -278,7 +294,9 @@ class Artifact(Resource):
         """Forget the loaded metadata; the next read loads it again.
 
         Example:
-            >>> # artifact.refresh().storage_type
+            >>> fresh = cluster.task(build.task_id).run(0).artifact(art.name)
+            >>> fresh.storage_type, fresh.refresh().loaded
+            ('object', False)
         """
         self._info = None
         return self
@@ -291,9 +309,11 @@ class Artifact(Resource):
         redirects to the data; no request. Works as is for public names.
 
         Example:
-            >>> # httpx.get(artifact.url, follow_redirects=True)
+            >>> import httpx
+            >>> len(httpx.get(art.url, follow_redirects=True).content)
+            131072
         """
-        return self._transport.url_for(
+        return self._cluster._api_url(
             artifact_call(self.task_id, self._run_id, self._name, kind="get")
         )
 
@@ -303,25 +323,49 @@ class Artifact(Resource):
         credentials (``ValueError`` without).
 
         Example:
-            >>> # httpx.get(artifact.signed_url(600), follow_redirects=True)
+            >>> import httpx
+            >>> secret = run.artifact("private/build/secrets.json")
+            >>> httpx.get(secret.url, follow_redirects=True).status_code
+            403
+            >>> httpx.get(secret.signed_url(600), follow_redirects=True).status_code
+            200
         """
         call = artifact_call(self.task_id, self._run_id, self._name, kind="get")
         return self._transport.signed_url(call, expires_in=expires_in)
 
     # content
 
-    def _read_op(self, progress: Progress | None = None) -> Op[DownloadResult]:
+    def _read_op(
+        self, progress: Progress | None = None, restart: Callable[[], None] | None = None
+    ) -> Op[DownloadResult]:
         return read_artifact_op(
-            self._transport, self.task_id, self._run_id, self._name, progress=progress
+            self._transport,
+            self.task_id,
+            self._run_id,
+            self._name,
+            progress=progress,
+            restart=restart,
         )
 
     def _target(self, path: str | os.PathLike[str]) -> Path:
-        target = Path(path)
-        return _inside(target, self.basename, self._name) if target.is_dir() else target
+        """The file ``download(path)`` writes: ``path``, or the basename in
+        it when it is a folder, or names one (a trailing separator: the
+        folder is made)."""
+        text = os.fspath(path)
+        target = Path(text)
+        if not _names_folder(text):
+            return _inside(target, self.basename, self._name) if target.is_dir() else target
+        if target.exists() and not target.is_dir():
+            raise ValueError(f"{text!r} names a folder, but it is a file")
+        inside = _inside(target, self.basename, self._name)
+        target.mkdir(parents=True, exist_ok=True)
+        return inside
 
     def download(self, path: str | os.PathLike[str], progress: ProgressLike = None) -> Path:
-        """Save the content to ``path`` (a file, or an existing folder to put
-        the artifact's basename in) and return the file's path.
+        """Save the content to ``path`` (a file, or a folder to put the
+        artifact's basename in: an existing one, or one named with a
+        trailing separator, ``"out/"``, which is made if need be) and
+        return the file's path.
 
         The name comes from whoever made the artifact, so a basename that is
         not a plain file name of that folder (empty, ``.``, ``..``, with a
@@ -329,8 +373,11 @@ class Artifact(Resource):
         before any request; give a file path to save such an artifact.
 
         The data goes to a temporary file in the same folder, which replaces
-        ``path`` only once it is complete and verified; on any error it is
-        removed and ``path`` is left as it was. ``progress=True`` shows a
+        ``path`` only once it is complete, verified and synced to disk; on
+        any error it is removed and ``path`` is left as it was. A replaced
+        file keeps its permissions; a new one gets the usual ones (umask).
+        If the data changes on the server during the download, it starts
+        over (never a mix of old and new). ``progress=True`` shows a
         tqdm bar (the ``notebook`` extra); a callable ``progress(done,
         total)`` is told the bytes received so far.
 
@@ -344,8 +391,8 @@ class Artifact(Resource):
             131072
         """
         target = self._target(path)
-        with _atomic_file(target) as write, reporter(progress, self.name, unit="B") as report:
-            self._run(consume(self._read_op(report), write))
+        with _atomic_file(target) as part, reporter(progress, self.name, unit="B") as report:
+            self._run(consume(self._read_op(report, part.restart), part.write))
         return target
 
     async def adownload(self, path: str | os.PathLike[str], progress: ProgressLike = None) -> Path:
@@ -362,15 +409,15 @@ class Artifact(Resource):
             131072
         """
         target = self._target(path)
-        with _atomic_file(target) as write, reporter(progress, self.name, unit="B") as report:
-            await self._transport.arun(self._read_op(report), on_emit=write)
+        with _atomic_file(target) as part, reporter(progress, self.name, unit="B") as report:
+            await self._transport.arun(self._read_op(report, part.restart), on_emit=part.write)
         return target
 
     def _read_all(self) -> Op[tuple[bytes, DownloadResult]]:
         """The whole content and what the download told, as one operation
         (run by the sync and async readers alike)."""
         chunks: list[bytes] = []
-        result = yield from consume(self._read_op(), chunks.append)
+        result = yield from consume(self._read_op(restart=chunks.clear), chunks.append)
         return b"".join(chunks), result
 
     def _bytes_op(self) -> Op[bytes]:
@@ -390,7 +437,8 @@ class Artifact(Resource):
         """The whole content, decoded, as bytes (never cached).
 
         Example:
-            >>> # data = artifact.read_bytes()
+            >>> len(art.read_bytes())
+            131072
         """
         return self._run(self._bytes_op())
 
@@ -398,7 +446,13 @@ class Artifact(Resource):
         """The async form of :meth:`read_bytes`.
 
         Example:
-            >>> # data = await artifact.aread_bytes()
+            >>> import asyncio
+            >>> async def size() -> int:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         again = c.task(art.task_id).run(0).artifact(art.name)
+            ...         return len(await again.aread_bytes())
+            >>> asyncio.run(size())
+            131072
         """
         return await self._transport.arun(self._bytes_op())
 
@@ -408,7 +462,8 @@ class Artifact(Resource):
         :meth:`bytes.decode` (``"replace"`` never fails, for logs).
 
         Example:
-            >>> # print(run.artifact("public/logs/live_backing.log").read_text())
+            >>> run.artifact("public/logs/live_backing.log").read_text()[:7]
+            '[taskcl'
         """
         return self._run(self._text_op(encoding, errors))
 
@@ -416,7 +471,14 @@ class Artifact(Resource):
         """The async form of :meth:`read_text`.
 
         Example:
-            >>> # text = await artifact.aread_text(errors="replace")
+            >>> import asyncio
+            >>> async def log() -> str:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         backing = c.task(run.task_id).run(0).artifact(
+            ...             "public/logs/live_backing.log")
+            ...         return await backing.aread_text(errors="replace")
+            >>> asyncio.run(log()) == run.artifact("public/logs/live_backing.log").read_text()
+            True
         """
         return await self._transport.arun(self._text_op(encoding, errors))
 
@@ -424,7 +486,8 @@ class Artifact(Resource):
         """The content parsed as JSON.
 
         Example:
-            >>> # manifest = artifact.read_json()
+            >>> type(task.latest_artifact("public/test/report.json").read_json()).__name__
+            'dict'
         """
         return self._run(self._json_op())
 
@@ -432,18 +495,98 @@ class Artifact(Resource):
         """The async form of :meth:`read_json`.
 
         Example:
-            >>> # manifest = await artifact.aread_json()
+            >>> import asyncio
+            >>> async def report() -> object:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         return await c.task(task.task_id).latest_artifact(
+            ...             "public/test/report.json").aread_json()
+            >>> asyncio.run(report()) == task.latest_artifact("public/test/report.json").read_json()
+            True
         """
         return await self._transport.arun(self._json_op())
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The content, decoded, in chunks as they arrive; nothing is sent
-        until the first chunk is asked for.
+        until the first chunk is asked for. What was handed on cannot be
+        taken back: if the data changes on the server while a cut download
+        is resumed, :class:`~tcmodel.download.ContentChanged` is raised
+        (the whole reads and :meth:`download` start over instead).
 
         Example:
-            >>> # for chunk in artifact.iter_bytes(): sink.write(chunk)
+            >>> chunks = art.iter_bytes()
+            >>> sum(len(chunk) for chunk in chunks)
+            131072
         """
         yield from self._transport.stream(self._read_op())
+
+    # as a file
+
+    def open(self) -> io.BufferedReader:
+        """The content as a binary file open for reading, streamed as it is
+        read (nothing is sent before the first read) and decoded as
+        :meth:`iter_bytes` gives it, in constant memory: ``read(n)``,
+        ``readinto``, ``readline``, iteration by lines, and a context
+        manager; closing it early drops the connection. An object
+        artifact's hashes are checked as the end is read: a mismatch raises
+        :class:`~tcmodel.HashMismatch` from that read. For piping into a
+        decompressor or ``tarfile.open(fileobj=..., mode="r|*")``.
+
+        Example:
+            >>> with art.open() as f:
+            ...     head = f.read(4)
+            ...     rest = sum(len(block) for block in iter(lambda: f.read(8192), b""))
+            >>> len(head) + rest
+            131072
+        """
+        chunks = cast("Generator[bytes, None, None]", self.iter_bytes())
+        return io.BufferedReader(_Stream(chunks, self._name))
+
+    def iter_lines(self, encoding: str = "utf-8", errors: str = "strict") -> Iterator[str]:
+        """The content as lines of text without their line ends (``\\n``,
+        ``\\r\\n`` or ``\\r``), decoded with ``encoding`` as they arrive (see
+        :meth:`open`); ``errors`` as for :meth:`bytes.decode` (``"replace"``
+        never fails, for logs).
+
+        Example:
+            >>> log = cluster.task(build.task_id).run(0).artifact("public/logs/live_backing.log")
+            >>> lines = list(log.iter_lines())
+            >>> lines == log.read_text().splitlines()
+            True
+        """
+        with self.open() as raw, io.TextIOWrapper(raw, encoding, errors, newline=None) as text:
+            for line in text:
+                yield line[:-1] if line.endswith("\n") else line
+
+
+class _Stream(io.RawIOBase):
+    """Chunks of data as a raw binary stream (what :meth:`Artifact.open`
+    buffers); closing it closes the chunks' generator, and so the download."""
+
+    def __init__(self, chunks: Generator[bytes, None, None], name: str) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        target = memoryview(buffer).cast("B")
+        n = min(len(target), len(self._pending))
+        target[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._chunks.close()
+        super().close()
 
 
 def _inside(folder: Path, name: str, artifact: str) -> Path:
@@ -464,22 +607,74 @@ def _inside(folder: Path, name: str, artifact: str) -> Path:
     return target
 
 
+def _names_folder(path: str) -> bool:
+    """Whether ``path`` ends with a separator (``"out/"``): a folder."""
+    return path.endswith(os.sep) or (os.altsep is not None and path.endswith(os.altsep))
+
+
+class _PartFile:
+    """The temporary file a download writes: data is appended to it, and
+    ``restart()`` empties it when the data must start over."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def restart(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+
+
+def _mode_of(target: Path) -> int | None:
+    """The permission bits of an existing ``target`` (``None``: none there)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable, where the system allows it."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return  # e.g. Windows: folders cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
-def _atomic_file(target: Path) -> Iterator[Callable[[bytes], None]]:
-    """A writer to a new file beside ``target`` that replaces it only if the
-    block ends without an error; otherwise the file is removed."""
+def _atomic_file(target: Path) -> Iterator[_PartFile]:
+    """A :class:`_PartFile` beside ``target`` that replaces it only if the
+    block ends without an error; otherwise the file is removed.
+
+    The temporary name is short (whatever the length of ``target``'s name),
+    the data is synced to disk before the rename and the folder after it.
+    An existing ``target`` passes its permissions on; meanwhile the file is
+    readable by its owner only. A new one is made with the umask's.
+    """
     folder = target.parent
-    tmp = folder / f".{target.name}.{secrets.token_hex(4)}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    tmp = folder / f".tcmodel-{secrets.token_hex(6)}.part"
+    mode = _mode_of(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666 if mode is None else 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-
-            def write(data: bytes) -> None:
-                f.write(data)
-
-            yield write
+            yield _PartFile(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    _sync_folder(folder)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from tcmodel.errors import TaskclusterError
-from tcmodel.transport import Call, Op, Page, Pager, Transport
+from tcmodel.transport import Call, Op, Page, Pager, Transport, parsing
 
 if TYPE_CHECKING:
     from tcmodel.display.views import Printer
@@ -238,6 +238,18 @@ class Listing(Generic[T]):
 
         return html(self)
 
+    def __reduce__(self) -> Any:
+        """A listing is a query with callbacks, not data: pickle its items.
+
+        Example:
+            >>> import pickle
+            >>> pickle.dumps(group.tasks())
+            Traceback (most recent call last):
+            ...
+            TypeError: a Listing cannot be pickled: pickle list(listing) (its items) instead
+        """
+        raise TypeError("a Listing cannot be pickled: pickle list(listing) (its items) instead")
+
     def __repr__(self) -> str:
         parts = [str(self._call)]
         parts += [f"filter({f}={v!r})" for f, v in self._filters]
@@ -274,7 +286,9 @@ class _Walk(Generic[T]):
         ls = self.listing
         if ls._on_page is not None:
             ls._on_page(page)
-        items = [obj for obj in map(ls._make, page.items) if ls._keep(obj)]
+        with parsing(self.pager.call):  # an entry of the wrong shape names the call
+            made = [ls._make(item) for item in page.items]
+        items = [obj for obj in made if ls._keep(obj)]
         if self.left is not None:
             items = items[: self.left]
             self.left -= len(items)

@@ -24,11 +24,11 @@ from tcmodel.errors import (
     ResourceExpired,
     WaitTimeout,
 )
-from tcmodel.models import PRIORITIES, TaskDefinition, TaskStatus
+from tcmodel.models import PRIORITIES, ModelDataError, TaskDefinition, TaskStatus
 from tcmodel.progress import ProgressLike, Report, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.transport import Call, Op, Pager, Sleep
+from tcmodel.transport import Call, Op, Pager, Sleep, parsing
 from tcmodel.utils import check_choice, check_slug_id
 
 if TYPE_CHECKING:
@@ -60,8 +60,10 @@ class TaskBatch:
     Reading the status (or definition) of one task of the batch fetches it
     for every task of the batch that lacks it, with the queue's bulk
     ``statuses`` (``tasks``) call: one request per 1000 tasks, not one per
-    task. Ids the queue does not know are dropped by it; reading those
-    falls back to a single request, which raises :class:`~tcmodel.NotFound`.
+    task. Ids the queue does not know are left out of its answer: reading
+    those raises :class:`~tcmodel.NotFound` with no further request. (When
+    the bulk call is refused for want of scopes, each task is asked for
+    alone.)
 
     Example:
         >>> import tcmodel
@@ -78,6 +80,8 @@ class TaskBatch:
                 self.tasks[tid] = Task(cluster, tid, batch=self)
         self._transport = cluster.transport
         self._asked: dict[str, set[str]] = {"status": set(), "definition": set()}
+        # Ids the bulk answer left out: the queue does not know them.
+        self._missing: dict[str, set[str]] = {"status": set(), "definition": set()}
         # Tasks of other batches that tasks of this one depend on (not members:
         # not fetched with it), so that they are made once.
         self._neighbours: dict[str, Task] = {}
@@ -98,13 +102,16 @@ class TaskBatch:
             "definition": ("_definition", "tasks", "tasks", "task"),
         }[kind]
         asked = self._asked[kind]
+        gone = self._missing["status"] | self._missing["definition"]
         wanted = [
-            t for t, task in self.tasks.items() if t not in asked and not task._is_cached(attr)
+            t
+            for t, task in self.tasks.items()
+            if t not in asked and t not in gone and not task._is_cached(attr)
         ]
         if not wanted:
             return
         call = Call.of("queue", name, body={"taskIds": wanted})
-        convert = TaskStatus._from_json if kind == "status" else TaskDefinition._from_json
+        convert = _status if kind == "status" else _definition
         try:
             items = yield from self._transport.all_items(Pager(call, items_key))
         except (InsufficientScopes, NotFound):
@@ -112,11 +119,34 @@ class TaskBatch:
             # is asked for alone, and only a task really out of reach fails.
             asked.update(wanted)
             return
+        with parsing(call):
+            found = [
+                (check_slug_id(_part(item, "taskId")), convert(_part(item, key))) for item in items
+            ]
+            for task_id, value in found:
+                if isinstance(value, TaskStatus):
+                    _check_about(value, task_id)
         asked.update(wanted)  # ids the queue drops are not asked for in bulk again
-        for item in items:
-            task = self.tasks.get(item.get("taskId", ""))
+        self._missing[kind].update(set(wanted).difference(t for t, _ in found))
+        for task_id, value in found:
+            task = self.tasks.get(task_id)
             if task is not None:
-                setattr(task, attr, convert(item[key]))
+                setattr(task, attr, value)
+
+    def _unknown(self, kind: str, task_id: str) -> NotFound | None:
+        """The error for a task a bulk answer left out (the queue does not
+        know it), else ``None``; ``kind`` is what was being read."""
+        if task_id not in self._missing["status"] | self._missing["definition"]:
+            return None
+        call = Call.of("queue", "statuses" if kind == "status" else "tasks")
+        return NotFound(
+            call=f"{call}(taskIds=[… {task_id!r} …])",
+            method="POST",
+            url=self._transport.url_for(call),
+            status=404,
+            code="ResourceNotFound",
+            message=f"task {task_id} does not exist: the bulk answer left it out",
+        )
 
     def __len__(self) -> int:
         return len(self.tasks)
@@ -208,6 +238,19 @@ class Task(Resource):
         """
         return self._cluster._ui_url("tasks", self.task_id)
 
+    @property
+    def url(self) -> str:
+        """The task's API URL (``queue.task``, its definition), on the
+        public root URL; no request.
+
+        Example:
+            >>> import tcmodel
+            >>> tcmodel.Cluster.from_url("https://tc.example.com").task(
+            ...     "Dx4tPEtaRpeIeWpbTD0uHw").url
+            'https://tc.example.com/api/queue/v1/task/Dx4tPEtaRpeIeWpbTD0uHw'
+        """
+        return self._cluster._api_url(self._call("task"))
+
     # data
 
     def _call(self, name: str, body: Any = None) -> Call:
@@ -218,19 +261,30 @@ class Task(Resource):
             yield from self._batch.fill("definition")
             if self._definition is not None:
                 return self._definition
-        return TaskDefinition._from_json((yield from self._transport.call(self._call("task"))))
+            unknown = self._batch._unknown("definition", self.task_id)
+            if unknown is not None:
+                raise unknown
+        call = self._call("task")
+        return (yield from self._transport.call(call, convert=_definition))
 
     def _load_status(self) -> Op[TaskStatus]:
         if self._batch is not None:
             yield from self._batch.fill("status")
             if self._status is not None:
                 return self._status
+            unknown = self._batch._unknown("status", self.task_id)
+            if unknown is not None:
+                raise unknown
         return (yield from self._status_op("status"))
 
     def _status_op(self, name: str, body: Any = None) -> Op[TaskStatus]:
-        """Call an entry that answers ``{status}`` and keep the new status."""
-        answer = yield from self._transport.call(self._call(name, body))
-        self._status = TaskStatus._from_json(answer["status"])
+        """Call an entry that answers ``{status}`` and keep the new status
+        (one about another task is refused, not kept)."""
+
+        def convert(answer: Any) -> TaskStatus:
+            return _check_about(_status(_part(answer, "status")), self.task_id)
+
+        self._status = yield from self._transport.call(self._call(name, body), convert=convert)
         return self._status
 
     @property
@@ -389,11 +443,11 @@ class Task(Resource):
         """A task built from a ``{status, task}`` listing entry (no request),
         registered in ``batch`` when one is given (the tasks of one listing
         share a batch, so they know each other)."""
-        status = TaskStatus._from_json(entry["status"])
+        status = _status(_part(entry, "status"))
         task = cls(
             cluster,
             status.task_id,
-            definition=TaskDefinition._from_json(entry["task"]),
+            definition=_definition(_part(entry, "task")),
             status=status,
         )
         return batch._add(task) if batch is not None else task
@@ -548,6 +602,38 @@ class Task(Resource):
         """
         check_choice("priority", priority, PRIORITIES)
         return self._act("changeTaskPriority", {"newPriority": priority})
+
+
+def _part(answer: Any, key: str) -> Any:
+    """``answer[key]`` of an answer that must be a JSON object holding it."""
+    if not isinstance(answer, dict) or key not in answer:
+        raise ModelDataError(f"expected a JSON object with {key!r}")
+    return answer[key]
+
+
+def _status(data: Any) -> TaskStatus:
+    """A task status from an answer, its ids known to be slugIds (so a bad
+    one fails while the answer is read, naming the call, not later)."""
+    status = TaskStatus._from_json(data)
+    check_slug_id(status.task_id, "taskId")
+    check_slug_id(status.task_group_id, "taskGroupId")
+    return status
+
+
+def _definition(data: Any) -> TaskDefinition:
+    """A task definition from an answer, its ids known to be slugIds."""
+    definition = TaskDefinition._from_json(data)
+    check_slug_id(definition.task_group_id, "taskGroupId")
+    for dependency in definition.dependencies:
+        check_slug_id(dependency, "dependencies[]")
+    return definition
+
+
+def _check_about(status: TaskStatus, task_id: Any) -> TaskStatus:
+    """``status``, once it is known to be about task ``task_id``."""
+    if status.task_id != task_id:
+        raise ModelDataError(f"the status is about task {status.task_id!r}, not {task_id!r}")
+    return status
 
 
 def _known(task: Task, task_id: str) -> Task | None:

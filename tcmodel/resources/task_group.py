@@ -17,14 +17,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tcmodel import graph as analysis
-from tcmodel.errors import NotFound, TaskclusterError, WaitTimeout
+from tcmodel.errors import NotFound, TaskclusterError, UnknownName, WaitTimeout
 from tcmodel.graph import CriticalPath, Failure, Failures, Timeline
-from tcmodel.models import PRIORITIES, TASK_STATES, TaskGroupCancellation, TaskGroupInfo
+from tcmodel.models import (
+    PRIORITIES,
+    TASK_STATES,
+    ModelDataError,
+    TaskGroupCancellation,
+    TaskGroupInfo,
+)
 from tcmodel.progress import ProgressLike, Report, pages_reporter, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.task import Task, TaskBatch, _poll
-from tcmodel.transport import Call, Op, Page
+from tcmodel.transport import Call, Op, Page, parsing
 from tcmodel.utils import check_choice, check_slug_id
 
 if TYPE_CHECKING:
@@ -106,8 +112,21 @@ class TaskGroup(Resource):
     # data
 
     def _info_op(self, name: str) -> Op[TaskGroupInfo]:
-        self._info = TaskGroupInfo._from_json((yield from self._transport.call(self._call(name))))
+        call = self._call(name)
+        self._info = yield from self._transport.call(call, convert=self._group_info)
         return self._info
+
+    def _group_info(self, data: Any) -> TaskGroupInfo:
+        """The group's info from an answer, once it is known to be about this group."""
+        info = TaskGroupInfo._from_json(data)
+        self._check_about(info.task_group_id)
+        return info
+
+    def _check_about(self, task_group_id: str) -> None:
+        if task_group_id != self.task_group_id:
+            raise ModelDataError(
+                f"the answer is about task group {task_group_id!r}, not {self.task_group_id!r}"
+            )
 
     @property
     def info(self) -> TaskGroupInfo:
@@ -169,7 +188,8 @@ class TaskGroup(Resource):
     def _absorb_page(self, page: Page) -> None:
         body = page.body
         if all(k in body for k in _INFO_KEYS[:3]):
-            self._info = TaskGroupInfo._from_json({k: body[k] for k in _INFO_KEYS if k in body})
+            with parsing(self._call("listTaskGroup")):
+                self._info = self._group_info({k: body[k] for k in _INFO_KEYS if k in body})
         whole = len(page.items) == len(body.get("tasks") or ())
         if whole and not body.get("continuationToken"):
             self._listed_all = True
@@ -189,7 +209,7 @@ class TaskGroup(Resource):
             >>> group["no-such-task"]
             Traceback (most recent call last):
             ...
-            KeyError: "no task of group ... is named or has the taskId 'no-such-task'"
+            tcmodel.errors.UnknownName: no task of group ... has the taskId 'no-such-task'
         """
         found = self._lookup(key)
         if found is None and not self._listed_all:
@@ -197,7 +217,7 @@ class TaskGroup(Resource):
                 pass
             found = self._lookup(key)
         if found is None:
-            raise KeyError(
+            raise UnknownName(
                 f"no task of group {self.task_group_id} is named or has the taskId {key!r}"
             )
         return found
@@ -208,7 +228,7 @@ class TaskGroup(Resource):
             return known[key]
         named = [t for t in known.values() if t._definition is not None and t.name == key]
         if len(named) > 1:
-            raise KeyError(f"{len(named)} tasks of group {self.task_group_id} are named {key!r}")
+            raise UnknownName(f"{len(named)} tasks of group {self.task_group_id} are named {key!r}")
         return named[0] if named else None
 
     def __iter__(self) -> Iterator[Task]:
@@ -398,9 +418,17 @@ class TaskGroup(Resource):
         Example:
             >>> # group.seal(); group.cancel().cancelled_count
         """
-        return TaskGroupCancellation._from_json(
-            self._run(self._transport.call(self._call("cancelTaskGroup")))
-        )
+        call = self._call("cancelTaskGroup")
+        return self._run(self._transport.call(call, convert=self._cancellation))
+
+    def _cancellation(self, data: Any) -> TaskGroupCancellation:
+        """What ``cancelTaskGroup`` answered, once it is known to be about
+        this group and to name tasks by slugIds."""
+        done = TaskGroupCancellation._from_json(data)
+        self._check_about(done.task_group_id)
+        for task_id in done.task_ids:
+            check_slug_id(task_id, "taskIds[]")
+        return done
 
     def change_priority(self, priority: str) -> dict[str, Any]:
         """Change the priority of every unresolved task (``changeTaskGroupPriority``).
@@ -410,10 +438,16 @@ class TaskGroup(Resource):
         """
         check_choice("priority", priority, PRIORITIES)
         body = {"newPriority": priority}
-        result: dict[str, Any] = self._run(
-            self._transport.call(self._call("changeTaskGroupPriority", body))
-        )
+        call = self._call("changeTaskGroupPriority", body)
+        result: dict[str, Any] = self._run(self._transport.call(call, convert=_object))
         return result
+
+
+def _object(answer: Any) -> dict[str, Any]:
+    """An answer that must be a JSON object, as it is."""
+    if not isinstance(answer, dict):
+        raise ModelDataError(f"expected a JSON object, got {type(answer).__name__}")
+    return answer
 
 
 def _failure(task: Task, tail: int) -> Failure:

@@ -177,7 +177,9 @@ class Request:
     """One authenticated API request, as a handler sees it.
 
     ``params`` are the decoded path parameters, ``query`` the query keys
-    (``bewit`` removed), ``body`` the parsed JSON body (``None`` without one).
+    (``bewit`` removed), ``body`` the parsed JSON body (``None`` without one),
+    ``target`` the path and query exactly as sent (for handlers that check
+    a signature themselves, e.g. auth's ``testAuthenticate``).
     ``client_id`` is ``None`` for anonymous requests; ``scopes`` are the
     effective, role-expanded scopes (always including the anonymous role).
 
@@ -207,6 +209,7 @@ class Request:
     now: float = 0.0
     root_url: str = ""
     authorized: bool = False
+    target: str = ""
 
     def authorize(self, **values: Any) -> None:
         """Check the endpoint's scope expression, filled with the path
@@ -318,9 +321,27 @@ class Service:
     """
 
     name: ClassVar[str] = ""
+    #: Body fields that error bodies never echo, by entry: the
+    #: ``requestInfo.payload`` shows ``"(OMITTED)"`` instead (secret values).
+    omitted_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def __init__(self, cluster: ClusterState) -> None:
         self.cluster = cluster
+
+    def clean_payload(self, entry: str, body: Any) -> Any:
+        """``body`` as an error body of ``entry`` may echo it, with the
+        :attr:`omitted_fields` replaced by ``"(OMITTED)"``.
+
+        Example:
+            >>> class Vault(Service):
+            ...     omitted_fields = {"set": ("secret",)}
+            >>> Vault.clean_payload(Vault.__new__(Vault), "set", {"secret": {"pw": "x"}})
+            {'secret': '(OMITTED)'}
+        """
+        fields = self.omitted_fields.get(entry, ())
+        if not fields or not isinstance(body, dict):
+            return body
+        return {k: "(OMITTED)" if k in fields else v for k, v in body.items()}
 
     @classmethod
     def handler_names(cls) -> set[str]:

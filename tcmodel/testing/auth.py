@@ -43,6 +43,7 @@ __all__ = [
     "Authenticator",
     "Identity",
     "auth_failed",
+    "host_port",
     "payload_hash",
 ]
 
@@ -190,8 +191,9 @@ class Authenticator:
 
     # -- scopes -----------------------------------------------------------
 
-    def expand(self, scopes: Iterable[str]) -> tuple[str, ...]:
-        """``scopes`` plus ``assume:anonymous``, expanded through the roles
+    def expand(self, scopes: Iterable[str], *, anonymous: bool = True) -> tuple[str, ...]:
+        """``scopes`` plus ``assume:anonymous`` (unless ``anonymous`` is
+        false, as for auth's ``expandScopes``), expanded through the roles
         to a fixed point (sorted, without duplicates).
 
         Example:
@@ -201,8 +203,10 @@ class Authenticator:
             >>> expanded = Authenticator(st).expand(["assume:a"])
             >>> {"assume:anonymous", "assume:b", "index:*"} <= set(expanded)
             True
+            >>> Authenticator(st).expand(["assume:a"], anonymous=False)
+            ('assume:a', 'assume:b', 'index:*')
         """
-        key = tuple(scopes)
+        key = tuple(scopes) + (("assume:anonymous",) if anonymous else ())
         with self.state.lock:  # add_role may be changing the dict
             snapshot = tuple(self.state.roles.items())
         with self._lock:
@@ -213,7 +217,7 @@ class Authenticator:
             if cached is not None:
                 return cached
         roles = dict(snapshot)
-        result = set(key) | {"assume:anonymous"}
+        result = set(key)
         todo = list(result)
         applied: set[str] = set()
         while todo:
@@ -282,6 +286,8 @@ class Authenticator:
             raise auth_failed(f"Client {issuer_id!r} not found")
         if client.expires is not None and client.expires < now:
             raise auth_failed(f"Client {issuer_id!r} has expired")
+        if client.disabled:
+            raise auth_failed(f"Client {issuer_id!r} is disabled")
         if cert is None:
             return client.access_token, client.scopes
         named = client_id if "issuer" in cert else None
@@ -387,13 +393,15 @@ class Authenticator:
         port: int,
         authorization: str,
         content_type: str,
-        body: bytes,
+        body: bytes | None,
         now: float,
     ) -> Identity:
         """Check a Hawk ``Authorization`` header and return the identity.
 
         ``resource`` is the path and query exactly as sent; ``host`` and
         ``port`` are what the client signed (Host header, forwarded port).
+        With ``body=None`` the payload hash is left to the caller (auth's
+        ``authenticateHawk`` returns it instead of checking it).
 
         Example:
             >>> import httpx
@@ -418,7 +426,11 @@ class Authenticator:
             parts += [a["app"], a.get("dlg", "")]
         if not hmac.compare_digest(_mac(key, "header", parts), a["mac"]):
             raise auth_failed("Bad mac")
-        if "hash" in a and not hmac.compare_digest(payload_hash(body, content_type), a["hash"]):
+        if (
+            "hash" in a
+            and body is not None
+            and not hmac.compare_digest(payload_hash(body, content_type), a["hash"])
+        ):
             raise auth_failed("Invalid payload hash")
         try:
             ts = int(a["ts"])
@@ -473,3 +485,99 @@ class Authenticator:
         if not hmac.compare_digest(want, mac):
             raise auth_failed("Bad mac")
         return self._identity(client_id, base, ext)
+
+    # -- a whole request -------------------------------------------------
+
+    def authenticate_request(
+        self,
+        *,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        now: float,
+    ) -> Identity:
+        """The identity of a request: its Hawk header, its ``bewit`` query
+        parameter (never both), or anonymous without either.
+
+        ``target`` is the path and query as sent; ``headers`` are keyed in
+        lower case (``host``, ``authorization``, ``content-type``, and the
+        ``x-forwarded-port``/``x-forwarded-proto`` a proxy adds).
+
+        Example:
+            >>> from tcmodel.testing.state import ClusterState
+            >>> who = Authenticator(ClusterState()).authenticate_request(
+            ...     method="GET", target="/api/queue/v1/ping", headers={"host": "127.0.0.1:8"},
+            ...     body=b"", now=1700000000)
+            >>> who.client_id is None
+            True
+        """
+        bewit = _bewit_of(target)
+        authorization = headers.get("authorization")
+        if bewit is not None and authorization:
+            raise auth_failed("a request cannot carry both an Authorization header and a bewit")
+        if bewit is None and not authorization:
+            return self.anonymous()
+        host, port = host_port(headers)
+        if bewit is not None:
+            return self.authenticate_bewit(
+                method=method,
+                resource=_strip_bewit(target),
+                host=host,
+                port=port,
+                bewit=bewit,
+                now=now,
+            )
+        assert authorization is not None
+        return self.authenticate(
+            method=method,
+            resource=target,
+            host=host,
+            port=port,
+            authorization=authorization,
+            content_type=headers.get("content-type", ""),
+            body=body,
+            now=now,
+        )
+
+
+def host_port(headers: Mapping[str, str]) -> tuple[str, int]:
+    """The host and port a client signed: the ``Host`` header, with the
+    port a proxy forwarded (``x-forwarded-port``, or 443 for
+    ``x-forwarded-proto: https``) taking precedence.
+
+    Example:
+        >>> host_port({"host": "127.0.0.1:8080"})
+        ('127.0.0.1', 8080)
+        >>> host_port({"host": "tc", "x-forwarded-port": "443"})
+        ('tc', 443)
+    """
+    host_header = headers.get("host", "")
+    if host_header.startswith("["):
+        host, _, rest = host_header[1:].partition("]")
+        port_text = rest[1:]
+    else:
+        host, _, port_text = host_header.partition(":")
+    forwarded = headers.get("x-forwarded-port")
+    if forwarded and forwarded.isdigit():
+        return host, int(forwarded)
+    if headers.get("x-forwarded-proto", "").lower() == "https":
+        return host, 443
+    return host, int(port_text) if port_text.isdigit() else 80
+
+
+def _bewit_of(target: str) -> str | None:
+    """The (decoded) ``bewit`` query parameter of ``target``, if any."""
+    from urllib.parse import parse_qsl
+
+    query = target.partition("?")[2]
+    return next((v for k, v in parse_qsl(query, keep_blank_values=True) if k == "bewit"), None)
+
+
+def _strip_bewit(target: str) -> str:
+    """``target`` (path and query) without its ``bewit`` parameter."""
+    path, sep, query = target.partition("?")
+    if not sep:
+        return target
+    rest = [p for p in query.split("&") if not p.startswith("bewit=")]
+    return path + ("?" + "&".join(rest) if rest else "")

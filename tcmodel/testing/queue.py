@@ -1,12 +1,13 @@
 """The emulated queue service of the local cluster.
 
-:class:`QueueService` answers every queue API entry except the deprecated
-provisioner/worker-type calls, with the real bodies, status codes and error
-codes: tasks and their state machine (dependencies, retries, deadlines,
-claim expiry), task groups, the worker interface with temporary
-credentials, task queues, and artifacts of every storage type. Its handlers
+:class:`QueueService` answers every queue API entry with the real bodies,
+status codes and error codes: tasks and their state machine (dependencies,
+retries, deadlines, claim expiry), task groups, the worker interface with
+temporary credentials, task queues, provisioners, worker types and workers
+(with quarantine), and artifacts of every storage type. Its handlers
 come from :mod:`~tcmodel.testing.queue_tasks`,
-:mod:`~tcmodel.testing.queue_worker` and
+:mod:`~tcmodel.testing.queue_worker`,
+:mod:`~tcmodel.testing.queue_workers` and
 :mod:`~tcmodel.testing.queue_artifacts`; the state machine from
 :mod:`~tcmodel.testing.queue_core`.
 
@@ -27,12 +28,12 @@ from typing import Any
 from tcmodel.testing._core import Request
 from tcmodel.testing.queue_artifacts import ArtifactHandlers
 from tcmodel.testing.queue_tasks import TaskHandlers
-from tcmodel.testing.queue_worker import WorkerHandlers
+from tcmodel.testing.queue_workers import ProvisionerHandlers
 
 __all__ = ["QueueService"]
 
 
-class QueueService(TaskHandlers, WorkerHandlers, ArtifactHandlers):
+class QueueService(TaskHandlers, ProvisionerHandlers, ArtifactHandlers):
     """The emulated queue service.
 
     Besides its API handlers it offers two calls to the other emulated

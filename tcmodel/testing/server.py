@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
+import email.utils
 import json
 import logging
 import re
@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 
 from tcmodel.api import ENDPOINTS, Endpoint, ScopeExpression
+from tcmodel.errors import redact_url
 from tcmodel.testing._core import ApiError, Clock, Request, Response, iso
 from tcmodel.testing.auth import Authenticator, Identity
 from tcmodel.testing.faults import Fault, FaultSet
@@ -48,6 +49,7 @@ from tcmodel.utils import SLUGID_PATTERN
 if TYPE_CHECKING:
     import tcmodel
     from tcmodel.credentials import Credentials, CredentialsLike
+    from tcmodel.testing.notify import Notification
 
 __all__ = ["LocalCluster", "RequestRecord", "Router", "error_body"]
 
@@ -74,6 +76,11 @@ _PARAM_PATTERNS: dict[str, str] = {
     "workerId": _IDENT,
     "taskQueueId": r"^[a-zA-Z0-9-_]{1,38}/[a-z]([-a-z0-9]{0,36}[a-z0-9])?$",
     "name": r"^[\x20-\x7e]+$",
+    "clientId": r"^[A-Za-z0-9!@/:.+|_-]+$",
+    "level": r"^(read-write|read-only)$",
+    "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
+    "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
+    "workerPoolId": r"^[A-Za-z0-9_-]{1,38}/[A-Za-z0-9_-]{1,38}$",
 }
 _PARAM_REGEX = {k: re.compile(v) for k, v in _PARAM_PATTERNS.items()}
 _ERROR_CODES = {
@@ -179,7 +186,7 @@ def _compile(ep: Endpoint) -> _Route:
     if (ep.service, ep.name) in _OPTIONAL_LAST and pattern.endswith("/([^/]+)"):
         pattern = pattern[: -len("/([^/]+)")] + "(?:/([^/]*))?"
     if not pattern.endswith("(.+)"):
-        pattern += "/?"
+        pattern = pattern.removesuffix("/") + "/?"  # "/clients/" also as "/clients"
     return _Route(ep, re.compile(pattern), ep.params, _needs_only_params(ep.scopes, ep.params))
 
 
@@ -267,30 +274,6 @@ def _json_reply(status: int, data: Any, headers: Iterable[tuple[str, str]] = ())
     return _Reply(status, body, [("Content-Type", _JSON), *headers])
 
 
-def _host_port(headers: Mapping[str, str]) -> tuple[str, int]:
-    host_header = headers.get("host", "")
-    if host_header.startswith("["):
-        host, _, rest = host_header[1:].partition("]")
-        port_text = rest[1:]
-    else:
-        host, _, port_text = host_header.partition(":")
-    forwarded = headers.get("x-forwarded-port")
-    if forwarded and forwarded.isdigit():
-        return host, int(forwarded)
-    if headers.get("x-forwarded-proto", "").lower() == "https":
-        return host, 443
-    return host, int(port_text) if port_text.isdigit() else 80
-
-
-def _strip_bewit(target: str) -> str:
-    """``target`` (path and query) without its ``bewit`` parameter."""
-    path, sep, query = target.partition("?")
-    if not sep:
-        return target
-    rest = [p for p in query.split("&") if not p.startswith("bewit=")]
-    return path + ("?" + "&".join(rest) if rest else "")
-
-
 class _ApiApp:
     """The API origin's request handling, independent of sockets."""
 
@@ -361,59 +344,28 @@ class _ApiApp:
             _, _, query_text = target.partition("?")
             pairs = parse_qsl(query_text, keep_blank_values=True)
             query = {k: v for k, v in pairs if k != "bewit"}
-            bewit = next((v for k, v in pairs if k == "bewit"), None)
             ep = route.endpoint
             if ep.scopes is not None:
-                ident = self._authenticate(method, target, headers, raw, bewit)
+                ident = self._authenticate(method, target, headers, raw)
             self._check_params(loc.params)
             self._check_query(ep, query)
-            return self._call(loc, route, ident, query, body, raw, headers)
+            return self._call(loc, route, ident, query, body, raw, headers, target)
         except ApiError as err:
-            reply = self.error(loc, err, body)
+            reply = self.error(loc, err, self._clean_payload(loc, body))
             reply.client_id = ident.client_id if ident else None
             return reply
 
     def _authenticate(
-        self,
-        method: str,
-        target: str,
-        headers: Mapping[str, str],
-        raw: bytes,
-        bewit: str | None,
+        self, method: str, target: str, headers: Mapping[str, str], raw: bytes
     ) -> Identity:
-        auth = self.cluster.auth
-        authorization = headers.get("authorization")
-        now = self.state.clock.now()
-        if bewit is not None:
-            if authorization:
-                raise ApiError(
-                    401,
-                    "AuthenticationFailed",
-                    "Unauthorized: a request cannot carry both an Authorization header and a bewit",
-                    headers={"www-authenticate": "hawk"},
-                )
-            host, port = _host_port(headers)
-            return auth.authenticate_bewit(
-                method=method,
-                resource=_strip_bewit(target),
-                host=host,
-                port=port,
-                bewit=bewit,
-                now=now,
-            )
-        if not authorization:
-            return auth.anonymous()
-        host, port = _host_port(headers)
-        return auth.authenticate(
-            method=method,
-            resource=target,
-            host=host,
-            port=port,
-            authorization=authorization,
-            content_type=headers.get("content-type", ""),
-            body=raw,
-            now=now,
+        return self.cluster.auth.authenticate_request(
+            method=method, target=target, headers=headers, body=raw, now=self.state.clock.now()
         )
+
+    def _clean_payload(self, loc: _Located, body: Any) -> Any:
+        """The body as its error may echo it (without secret values)."""
+        service = self.state.services.get(loc.service or "")
+        return service.clean_payload(loc.entry or "", body) if service else body
 
     @staticmethod
     def _check_params(params: Mapping[str, str]) -> None:
@@ -470,6 +422,7 @@ class _ApiApp:
         body: Any,
         raw: bytes,
         headers: Mapping[str, str],
+        target: str = "",
     ) -> _Reply:
         ep = route.endpoint
         client_id = ident.client_id if ident else None
@@ -496,6 +449,7 @@ class _ApiApp:
                 scopes=ident.scopes if ident else (),
                 now=now,
                 root_url=self.cluster.root_url,
+                target=target,
             )
             if route.pre_authorize:
                 req.authorize()
@@ -621,17 +575,23 @@ class _BlobApp:
                 "SignatureDoesNotMatch",
                 f"Content-Type {ctype!r} does not match the presigned request",
             )
-        self.blobs.put(key, Blob(raw, ctype, headers.get("content-encoding")))
-        return _Reply(200, b"", [("ETag", _etag(raw))])
+        blob = Blob(raw, ctype, headers.get("content-encoding"))
+        self.blobs.put(key, blob)
+        return _Reply(200, b"", [("ETag", blob.etag)])
 
     @staticmethod
     def _get(blob: Blob, headers: Mapping[str, str]) -> _Reply:
+        """Serve ``blob`` as S3 does: ETag and Last-Modified, a ``Range``
+        honoured only while its ``If-Range`` (if any) still holds."""
         data = blob.data
+        modified = email.utils.formatdate(blob.modified or 0, usegmt=True)
         out = [("Content-Type", blob.content_type), ("Accept-Ranges", "bytes")]
-        out.append(("ETag", _etag(data)))
+        out += [("ETag", blob.etag), ("Last-Modified", modified)]
         if blob.content_encoding:
             out.append(("Content-Encoding", blob.content_encoding))
         wanted = headers.get("range")
+        if wanted and not _if_range_holds(headers.get("if-range"), blob.etag, blob.modified):
+            wanted = None  # the data changed since: the whole of it
         span = _parse_range(wanted, len(data)) if wanted else None
         if span is False:
             out.append(("Content-Range", f"bytes */{len(data)}"))
@@ -643,8 +603,19 @@ class _BlobApp:
         return _Reply(200, data, out)
 
 
-def _etag(data: bytes) -> str:
-    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+def _if_range_holds(value: str | None, etag: str, modified: float | None) -> bool:
+    """Whether an ``If-Range`` lets a ``Range`` apply: absent, the strong
+    ETag itself, or the (whole-second) Last-Modified date."""
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return False
+    return modified is not None and int(modified) == int(when)
 
 
 def _reason(status: int) -> str:
@@ -707,7 +678,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and kind == "delay":
             time.sleep(fault.delay)
         record = RequestRecord(
-            method, path, 0, None, app.origin, loc.service, loc.entry, "authorization" in headers
+            method,
+            redact_url(path),  # e.g. a hook's trigger token in the path
+            0,
+            None,
+            app.origin,
+            loc.service,
+            loc.entry,
+            "authorization" in headers,
         )
         if fault is not None and kind == "drop":
             cluster._record(record)
@@ -723,6 +701,11 @@ class _Handler(BaseHTTPRequestHandler):
                 log.exception("local cluster failed on %s %s", method, path)
                 reply = _Reply(500, b"Internal Server Error", [("Content-Type", "text/plain")])
         cluster._record(attrs.evolve(record, status=reply.status, client_id=reply.client_id))
+        if not any(k.lower() == "date" for k, _ in reply.headers):
+            # As real servers do, on the cluster clock: a client whose own
+            # clock is off learns the service's time from it (Hawk skew).
+            now = email.utils.formatdate(cluster.state.clock.now(), usegmt=True)
+            reply.headers.append(("Date", now))
         keep = None
         if fault is not None and kind == "truncate":
             keep = fault.keep if fault.keep is not None else len(reply.body) // 2
@@ -1079,6 +1062,26 @@ class LocalCluster:
         """
         with self._records_lock:
             self._records.clear()
+
+    @property
+    def notifications(self) -> list[Notification]:
+        """What the notify service would have sent (emails, pulse, Matrix
+        and Slack messages), oldest first: a copy of
+        :attr:`~tcmodel.testing.notify.NotifyService.sent`.
+
+        Example:
+            >>> import taskcluster
+            >>> with LocalCluster() as lc:
+            ...     root = lc.root_credentials
+            ...     notify = taskcluster.Notify({"rootUrl": lc.root_url, "credentials": {
+            ...         "clientId": root.client_id, "accessToken": root.access_token}})
+            ...     _ = notify.email({"address": "dev@example.com", "subject": "hi",
+            ...                       "content": "done"})
+            ...     [(n.kind, n.address, n.body["subject"]) for n in lc.notifications]
+            [('email', 'dev@example.com', 'hi')]
+        """
+        with self.state.lock:
+            return list(self.state.notify.sent)
 
     # -- faults -----------------------------------------------------------
 

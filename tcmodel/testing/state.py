@@ -6,8 +6,8 @@ while a handler runs, so services read and change state freely.
 
 Example:
     >>> st = ClusterState(root_url="http://127.0.0.1:1")
-    >>> sorted(st.services)
-    ['index', 'object', 'queue']
+    >>> {"queue", "index", "object", "auth", "secrets"} <= set(st.services)
+    True
 """
 
 from __future__ import annotations
@@ -39,6 +39,26 @@ ANONYMOUS_SCOPES: tuple[str, ...] = (
     "index:find-task:*",
     "index:list-namespaces:*",
     "index:list-tasks:*",
+    "auth:current-scopes",
+    "auth:expand-scopes",
+    "auth:get-client:*",
+    "auth:get-role:*",
+    "auth:list-clients",
+    "auth:list-roles",
+    "secrets:list-secrets",
+    "hooks:get:*",
+    "hooks:list-hooks:*",
+    "hooks:list-last-fires:*",
+    "hooks:status:*",
+    "purge-cache:all-purge-requests",
+    "purge-cache:purge-requests:*",
+    "queue:get-provisioner:*",
+    "queue:get-worker-type:*",
+    "queue:get-worker:*",
+    "queue:list-provisioners",
+    "queue:list-worker-types:*",
+    "queue:list-workers:*",
+    "queue:pending-count:*",
 )
 
 
@@ -64,7 +84,9 @@ class Settings:
 
 @attrs.define
 class Client:
-    """A registered client: id, secret access token and scopes.
+    """A registered client: id, secret access token and scopes, plus what
+    auth's client API shows (times are cluster-clock seconds; ``None``
+    for ``created`` means "when the cluster started").
 
     Example:
         >>> Client("me", "t0k3n", ("queue:*",)).scopes
@@ -75,6 +97,12 @@ class Client:
     access_token: str = attrs.field(repr=False)
     scopes: tuple[str, ...] = ()
     expires: float | None = None
+    description: str = ""
+    created: float | None = None
+    last_modified: float | None = None
+    last_rotated: float | None = None
+    delete_on_expiration: bool = False
+    disabled: bool = False
 
 
 @attrs.define
@@ -82,16 +110,31 @@ class Blob:
     """Bytes kept by the blob origin (the emulated S3 bucket).
 
     ``data`` is stored as sent; with ``content_encoding="gzip"`` it is the
-    gzipped form and is served with that header, as S3 does.
+    gzipped form and is served with that header, as S3 does. ``modified``
+    (cluster-clock seconds, set by :meth:`BlobStore.put` when not given) is
+    served as ``Last-Modified``; the ETag is the data's MD5, as S3's.
 
     Example:
         >>> Blob(b"hi", "text/plain").content_type
         'text/plain'
+        >>> Blob(b"hi").etag
+        '"49f68a5c8493ec2c0bf489821c21fc3b"'
     """
 
     data: bytes = attrs.field(repr=False)
     content_type: str = "application/binary"
     content_encoding: str | None = None
+    modified: float | None = None
+
+    @property
+    def etag(self) -> str:
+        """The strong ETag S3 gives a simple upload: the quoted MD5 of the data.
+
+        Example:
+            >>> Blob(b"").etag
+            '"d41d8cd98f00b204e9800998ecf8427e"'
+        """
+        return '"' + hashlib.md5(self.data, usedforsecurity=False).hexdigest() + '"'
 
 
 class BlobStore:
@@ -121,14 +164,19 @@ class BlobStore:
         self.expected_puts: dict[str, str] = {}
 
     def put(self, key: str, blob: Blob) -> None:
-        """Store ``blob`` under ``key``.
+        """Store ``blob`` under ``key`` (replacing what was there), stamped
+        with the clock's time unless it has a ``modified`` time.
 
         Example:
             >>> bs = BlobStore(Clock())
             >>> bs.put("k", Blob(b"abc", "text/plain"))
             >>> bs.get("k").content_type
             'text/plain'
+            >>> 0 < bs.get("k").modified <= bs.clock.now()
+            True
         """
+        if blob.modified is None:
+            blob = attrs.evolve(blob, modified=self.clock.now())
         self._blobs[key] = blob
 
     def get(self, key: str) -> Blob | None:
@@ -272,9 +320,14 @@ class ClusterState:
         settings: Settings | None = None,
         clock: Clock | None = None,
     ) -> None:
+        from tcmodel.testing.auth_service import AuthService
+        from tcmodel.testing.hooks import HooksService
         from tcmodel.testing.index import IndexService
+        from tcmodel.testing.notify import NotifyService
         from tcmodel.testing.objects import ObjectService
+        from tcmodel.testing.purge_cache import PurgeCacheService
         from tcmodel.testing.queue import QueueService
+        from tcmodel.testing.secrets import SecretsService
 
         self.lock = threading.RLock()
         self.root_url = root_url
@@ -287,10 +340,20 @@ class ClusterState:
         self.queue = QueueService(self)
         self.index = IndexService(self)
         self.objects = ObjectService(self)
+        self.auth = AuthService(self)
+        self.secrets = SecretsService(self)
+        self.hooks = HooksService(self)
+        self.notify = NotifyService(self)
+        self.purge_cache = PurgeCacheService(self)
         self.services: dict[str, Service] = {
             "queue": self.queue,
             "index": self.index,
             "object": self.objects,
+            "auth": self.auth,
+            "secrets": self.secrets,
+            "hooks": self.hooks,
+            "notify": self.notify,
+            "purge-cache": self.purge_cache,
         }
 
     def tick(self) -> float:

@@ -1,0 +1,208 @@
+"""The notify service: email, Matrix, Slack and Pulse messages, and the
+addresses it must not send to.
+
+Each sending method returns whether notify sent the message: ``False``
+when it dropped it (the same message again within a few minutes, or a
+channel this deployment has not set up).
+
+Example:
+    >>> import tcmodel
+    >>> tcmodel.Cluster.from_url("https://tc.example.com").notify
+    <Notify 'https://tc.example.com'>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tcmodel.models_services import DenylistedAddress
+from tcmodel.resources.base import Resource
+from tcmodel.resources.collection import Listing
+from tcmodel.transport import Call, Op, map_op
+from tcmodel.utils import check_choice
+
+__all__ = ["ADDRESS_TYPES", "Notify"]
+
+#: The kinds of address the deny list holds.
+ADDRESS_TYPES = ("email", "pulse", "matrix-room", "slack-channel")
+
+
+def _link(link: tuple[str, str] | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(link, Mapping):
+        return {"text": link["text"], "href": link["href"]}
+    text, href = link
+    return {"text": text, "href": href}
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Notify(Resource):
+    """The deployment's notify service (``cluster.notify``; no request
+    until a message is sent).
+
+    Example:
+        >>> cluster.notify.email("dev@example.com", "Build done", "All green.")
+        True
+        >>> lc.notifications[-1].body["subject"]
+        'Build done'
+    """
+
+    def _identity(self) -> tuple[tuple[str, Any], ...]:
+        return (("rootUrl", self.cluster.root_url),)
+
+    def __repr__(self) -> str:
+        return f"<Notify {self.cluster.root_url!r}>"
+
+    def _post(self, name: str, body: dict[str, Any]) -> Op[bool]:
+        """Send ``body`` to ``name``; whether notify acted on it: it answers
+        a plain-text ``OK`` when it did, nothing (204) when it dropped it."""
+        return map_op(self._transport.call(Call.of("notify", name, body=body)), _acted)
+
+    def _send(self, name: str, body: dict[str, Any]) -> bool:
+        return self._run(self._post(name, body))
+
+    # messages
+
+    def email(
+        self,
+        address: str,
+        subject: str,
+        content: str,
+        *,
+        link: tuple[str, str] | Mapping[str, str] | None = None,
+        reply_to: str | None = None,
+        template: str | None = None,
+    ) -> bool:
+        """Email ``address`` (``notify.email``): ``content`` is Markdown;
+        ``link`` a ``(text, href)`` button; ``template`` ``"simple"`` or
+        ``"fullscreen"``. Whether it was sent (``False``: a duplicate).
+
+        Example:
+            >>> cluster.notify.email("qa@example.com", "Report", "**3** failures",
+            ...                      link=("Open the group", "https://tc.example.com/g"))
+            True
+            >>> lc.notifications[-1].body["link"]
+            {'text': 'Open the group', 'href': 'https://tc.example.com/g'}
+        """
+        check_choice("template", template, ("simple", "fullscreen"))
+        body = _given(
+            address=address,
+            subject=subject,
+            content=content,
+            link=_link(link) if link is not None else None,
+            replyTo=reply_to,
+            template=template,
+        )
+        return self._send("email", body)
+
+    def matrix(
+        self,
+        room_id: str,
+        body: str,
+        *,
+        formatted_body: str | None = None,
+        format: str | None = None,
+        msgtype: str | None = None,
+    ) -> bool:
+        """Post ``body`` to Matrix room ``room_id`` (``notify.matrix``);
+        ``formatted_body`` in ``format`` (e.g. ``org.matrix.custom.html``).
+
+        Example:
+            >>> lc.state.notify.channels.add("matrix")
+            >>> cluster.notify.matrix("!room:example.com", "deployed")
+            True
+        """
+        check_choice("msgtype", msgtype, ("m.notice", "m.text", "m.emote"))
+        message = _given(
+            roomId=room_id, body=body, formattedBody=formatted_body, format=format, msgtype=msgtype
+        )
+        return self._send("matrix", message)
+
+    def slack(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        blocks: Sequence[Any] | None = None,
+        attachments: Sequence[Any] | None = None,
+        unfurl_links: bool | None = None,
+        unfurl_media: bool | None = None,
+    ) -> bool:
+        """Post ``text`` to Slack channel ``channel_id`` (``notify.slack``),
+        with optional Block Kit ``blocks`` and ``attachments``. ``False``
+        when notify dropped it (no Slack set up, or a duplicate).
+
+        Example:
+            >>> cluster.notify.slack("C0123", "deployed")  # no Slack on the local cluster
+            False
+        """
+        message = _given(
+            channelId=channel_id,
+            text=text,
+            blocks=list(blocks) if blocks is not None else None,
+            attachments=list(attachments) if attachments is not None else None,
+            unfurlLinks=unfurl_links,
+            unfurlMedia=unfurl_media,
+        )
+        return self._send("slack", message)
+
+    def pulse(self, routing_key: str, message: Mapping[str, Any]) -> bool:
+        """Publish ``message`` (a JSON object) on Pulse with ``routing_key``
+        (``notify.pulse``).
+
+        Example:
+            >>> cluster.notify.pulse("project.ci.done", {"revision": "abc123"})
+            True
+        """
+        return self._send("pulse", {"routingKey": routing_key, "message": dict(message)})
+
+    # the deny list
+
+    def denylist(self) -> Listing[DenylistedAddress]:
+        """The addresses notify refuses to send to (lazily paged ``listDenylist``).
+
+        Example:
+            >>> cluster.notify.deny("email", "doc-denied@example.com")
+            >>> [a.notification_address for a in cluster.notify.denylist()]
+            ['doc-denied@example.com']
+            >>> cluster.notify.allow("email", "doc-denied@example.com")
+        """
+        call = Call.of("notify", "listDenylist")
+        make = DenylistedAddress._from_json
+        return Listing(self._transport, call, "addresses", make, item_type=DenylistedAddress)
+
+    def _address(self, kind: str, address: str) -> dict[str, str]:
+        check_choice("kind", kind, ADDRESS_TYPES)
+        return {"notificationType": kind, "notificationAddress": address}
+
+    def deny(self, kind: str, address: str) -> None:
+        """Stop notify sending to ``address`` (``addDenylistAddress``):
+        ``kind`` is ``email``, ``pulse`` (a routing key), ``matrix-room`` or
+        ``slack-channel``. Sending there then raises
+        :class:`~tcmodel.BadRequest` (``DenylistedAddress``).
+
+        Example:
+            >>> cluster.notify.deny("email", "doc-deny@example.com")
+            >>> cluster.notify.email("doc-deny@example.com", "hi", "there")
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.BadRequest: notify.email(): 400 DenylistedAddress: ...
+            >>> cluster.notify.allow("email", "doc-deny@example.com")
+        """
+        self._send("addDenylistAddress", self._address(kind, address))
+
+    def allow(self, kind: str, address: str) -> None:
+        """Let notify send to ``address`` again (``deleteDenylistAddress``;
+        fine if it was not denied).
+
+        Example:
+            >>> cluster.notify.allow("slack-channel", "C0123")
+        """
+        self._send("deleteDenylistAddress", self._address(kind, address))
+
+
+def _acted(answer: Any) -> bool:
+    return answer is not None  # 204: a duplicate, or a channel not set up
