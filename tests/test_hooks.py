@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,3 +225,12 @@ def test_hook_models_display_without_requests(lc: LocalCluster, admin: Any) -> N
         assert type(obj).__name__ in html(obj)
     assert "trigger_schema" in text(hook.definition) and "lastFire='success'" in text(hook)
     assert lc.requests == []
+
+
+def test_without_the_local_extra_a_trigger_says_what_to_install(
+    lc: LocalCluster, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = admin.hook(GROUP, "nightly").create(definition())
+    monkeypatch.setitem(sys.modules, "jsone", None)  # JSON-e not installed
+    with pytest.raises(tcmodel.ServerError, match=r"tcmodel\[local\]"):
+        hook.trigger({})

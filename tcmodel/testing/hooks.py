@@ -493,8 +493,7 @@ class HooksService(Service):
     def _render(
         record: HookRecord, context: dict[str, Any], task_id: str, now: float
     ) -> dict[str, Any] | None:
-        import jsone  # type: ignore[import-untyped]
-
+        jsone = _extra("jsone")
         full = {**context, "taskId": task_id, "now": iso(now)}
         try:
             task = jsone.render(record.definition["task"], full)
@@ -602,13 +601,24 @@ def _payload(req: Request) -> dict[str, Any]:
     return payload
 
 
-def _check_schema(schema: dict[str, Any]) -> None:
-    """400 ``InputError`` unless ``schema`` is a valid JSON schema."""
-    from jsonschema import SchemaError, validators
+def _extra(module: str) -> Any:
+    """``module`` of the ``local`` extra (JSON-e, jsonschema: what the real
+    hooks service renders and validates with); without it the request gets
+    a 500 whose message says what to install."""
+    from tcmodel._extras import MissingExtra, require
 
     try:
-        validators.validator_for(schema).check_schema(schema)
-    except SchemaError as e:
+        return require(module, "local")
+    except MissingExtra as e:
+        raise ApiError(500, "InternalServerError", f"the local cluster's hooks: {e}") from None
+
+
+def _check_schema(schema: dict[str, Any]) -> None:
+    """400 ``InputError`` unless ``schema`` is a valid JSON schema."""
+    jsonschema = _extra("jsonschema")
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as e:
         raise ApiError(
             400, "InputError", f"triggerSchema is not a valid JSON schema:\n * {e.message}"
         ) from None
@@ -616,8 +626,7 @@ def _check_schema(schema: dict[str, Any]) -> None:
 
 def _check_payload(schema: dict[str, Any], payload: Any) -> None:
     """400 ``InputError`` naming each place where ``payload`` breaks ``schema``."""
-    from jsonschema import validators
-
+    validators = _extra("jsonschema").validators
     validator = validators.validator_for(schema)(schema)
     problems = [
         "data" + "".join(f"/{p}" for p in e.absolute_path) + f" {e.message}"
