@@ -187,7 +187,7 @@ class Endpoint:
     def path(self, params: Mapping[str, str | int]) -> str:
         """The route with every parameter filled in and percent-encoded.
 
-        Raises ``KeyError`` naming a missing parameter.
+        Raises ``TypeError`` naming a missing parameter.
 
         Example:
             >>> endpoint("queue", "getArtifact").path(
@@ -198,7 +198,7 @@ class Endpoint:
         def fill(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in params:
-                raise KeyError(f"{self}: missing path parameter {name!r}")
+                raise TypeError(f"{self}: missing path parameter {name!r}")
             return quote_param(str(params[name]))
 
         path = _PARAM.sub(fill, self.route)
@@ -1384,13 +1384,17 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {(e.service, e.name): e for e in _A
 def endpoint(service: str, name: str) -> Endpoint:
     """Look up an endpoint by service and entry name.
 
-    Raises ``KeyError`` for an entry tcmodel does not know.
+    Raises ``ValueError`` for an entry tcmodel does not know.
 
     Example:
         >>> endpoint("index", "findTask").route
         '/task/<indexPath>'
+        >>> endpoint("index", "nope")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown API entry index.nope
     """
-    try:
-        return ENDPOINTS[(service, name)]
-    except KeyError:
-        raise KeyError(f"unknown API entry {service}.{name}") from None
+    found = ENDPOINTS.get((service, name))
+    if found is None:
+        raise ValueError(f"unknown API entry {service}.{name}")
+    return found

@@ -444,8 +444,9 @@ class Cluster(Closing):
         a decision task rendered, and return the task with its status loaded.
 
         ``created``, ``deadline`` and ``expires`` may be datetimes, RFC 3339
-        dates (kept: the same instant) or :func:`~tcmodel.from_now` offsets;
-        ``created`` is now when missing. A new ``task_id`` is made when none
+        dates (kept: the same instant) or :func:`~tcmodel.from_now` offsets,
+        which count from ``created``; ``created`` is now when missing (then a
+        resubmission gets other dates). A new ``task_id`` is made when none
         is given. Submitting the identical definition again under the same
         ``task_id`` succeeds (Taskcluster's createTask is idempotent), so a
         retried submission is safe; a different one raises
@@ -474,11 +475,16 @@ class Cluster(Closing):
             definition = definition.raw
         if not isinstance(definition, Mapping):
             raise TypeError(f"a task definition is a mapping, not {type(definition).__name__}")
+        from tcmodel.utils import parse_date
+
         now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
-        body = {"created": "", **definition}
+        body = {**definition, "created": _json_date(definition.get("created") or "", now)}
+        # Offsets count from ``created``: the same definition resubmitted later
+        # renders the same dates, as the queue needs to accept it again.
+        created = parse_date(body["created"])
         for key in _TASK_DATES:
-            if body.get(key) is not None:
-                body[key] = _json_date(body[key], now)
+            if key != "created" and body.get(key) is not None:
+                body[key] = _json_date(body[key], created)
         new_id = check_slug_id(task_id, "taskId") if task_id is not None else slug_id()
         task = Task(self, new_id)
         task._run(task._status_op("createTask", body))

@@ -318,13 +318,7 @@ class Call:
             >>> Call.of("queue", "task", taskId="abc").endpoint.route
             '/task/<taskId>'
         """
-        try:
-            found = endpoint(service, name)
-        except KeyError:
-            found = None
-        if found is None:  # (raised here: the KeyError says no more)
-            raise ValueError(f"unknown API entry {service}.{name}")
-        return cls(found, params, dict(query or {}), body)
+        return cls(endpoint(service, name), params, dict(query or {}), body)
 
     def with_query(self, **query: str | int | None) -> Call:
         """A copy with these query keys set (``None`` removes one).

@@ -87,6 +87,19 @@ def test_resubmitting_the_identical_definition_succeeds(
         admin.submit_task({**body, "payload": {"other": True}}, task_id=task_id)
 
 
+def test_offsets_count_from_created_so_a_resubmission_matches(
+    lc: LocalCluster, admin: tcmodel.Cluster
+) -> None:
+    body = rendered(lc.clock.now_dt(), deadline="2 hours", expires="7 days")
+    task_id = slug_id()
+    first = admin.submit_task(body, task_id=task_id)
+    d = first.definition
+    assert d.deadline - d.created == timedelta(hours=2)
+    assert d.expires - d.created == timedelta(days=7)
+    lc.advance(60)  # the same offsets a minute later render the same dates
+    assert admin.submit_task(body, task_id=task_id) == first
+
+
 def test_a_task_definition_resubmits_as_it_came(admin: tcmodel.Cluster) -> None:
     task = admin.create_task(task_queue_id="proj/ci", payload={"a": 1}, name="copy me")
     again = admin.submit_task(admin.task(task.task_id).definition, task_id=task.task_id)
