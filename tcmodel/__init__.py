@@ -42,6 +42,7 @@ from tcmodel.errors import (
     WaitTimeout,
 )
 from tcmodel.scopes import scope_match
+from tcmodel.upload import UploadError
 from tcmodel.utils import from_now, from_now_json, slug_id, stable_slug_id
 
 _logsafety.install()
@@ -78,6 +79,7 @@ __all__ = [
     "TaskclusterError",
     "TooManyRequests",
     "UnknownName",
+    "UploadError",
     "WaitTimeout",
     "__version__",
     "create_temporary_credentials",

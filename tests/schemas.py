@@ -99,7 +99,7 @@ class Checked:
         method = getattr(self._client, name)
         try:
             ep = endpoint(self._service, name)
-        except KeyError:
+        except ValueError:
             return method  # not an API entry (e.g. buildUrl)
 
         def call(*args: Any, **kwargs: Any) -> Any:

@@ -210,7 +210,7 @@ def test_a_decision_task_without_its_scopes_stops_before_submitting(lc: LocalClu
     creds = lc.add_client("decision/proj-app", ["queue:create-task:low:proj/*"])
     with lc.connect(creds) as cluster:
         lc.reset_requests()
-        with pytest.raises(RuntimeError, match="lacks scopes"):
+        with pytest.raises(RuntimeError, match="lacks scopes"):  # untyped ok: the workflow's own
             decide(cluster, slug_id(), lc.clock.now_dt())
         assert calls(lc.requests) == [("auth", "currentScopes", 200)]
         with pytest.raises(tcmodel.InsufficientScopes, match=r"index:insert-task:proj\.app"):

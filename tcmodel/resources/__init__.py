@@ -13,6 +13,7 @@ from tcmodel.models import _expose as _expose_models
 from tcmodel.resources.artifact import Artifact
 from tcmodel.resources.auth import Client, Role
 from tcmodel.resources.base import Resource
+from tcmodel.resources.claim import Claim
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.hook import Hook, TriggerToken
 from tcmodel.resources.index import FoundTasks, IndexedArtifact, IndexEntry, Namespace
@@ -25,6 +26,7 @@ from tcmodel.resources.task_queue import TaskQueue, Worker
 
 __all__ = [
     "Artifact",
+    "Claim",
     "Client",
     "FoundTasks",
     "Hook",
@@ -64,6 +66,7 @@ expose_resources(
     Hook,
     TaskQueue,
     Worker,
+    Claim,
     IndexedArtifact,
     FoundTasks,
     TriggerToken,

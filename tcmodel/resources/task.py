@@ -29,11 +29,12 @@ from tcmodel.progress import ProgressLike, Report, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.transport import Call, Op, Pager, Sleep, parsing
-from tcmodel.utils import check_choice, check_slug_id
+from tcmodel.utils import check_choice, check_run_id, check_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
     from tcmodel.resources.artifact import Artifact
+    from tcmodel.resources.claim import Claim
     from tcmodel.resources.run import LogText, Run
     from tcmodel.resources.task_group import TaskGroup
 
@@ -602,6 +603,34 @@ class Task(Resource):
         """
         check_choice("priority", priority, PRIORITIES)
         return self._act("changeTaskPriority", {"newPriority": priority})
+
+    # claiming (the worker side)
+
+    def claim(self, run_id: int, worker_group: str, worker_id: str) -> Claim:
+        """Claim pending run ``run_id`` of this task as worker
+        ``worker_group/worker_id`` (``queue.claimTask``, deprecated by the
+        queue in favour of :meth:`TaskQueue.claim_work
+        <tcmodel.resources.task_queue.TaskQueue.claim_work>`; never resent
+        once it may have reached the queue). Claiming it again as the same
+        worker hands out the same claim; as another,
+        :class:`~tcmodel.RequestConflict`.
+
+        Example:
+            >>> t = cluster.create_task(task_queue_id="proj/doc-task-claim", payload={}, name="c")
+            >>> claim = t.claim(0, "doc-wg", "doc-w1")
+            >>> claim.run_id, claim.task.state
+            (0, 'running')
+            >>> claim.completed().state
+            'completed'
+        """
+        from tcmodel.resources.claim import claim_task_op
+        from tcmodel.resources.task_queue import _check_worker_part
+
+        check_run_id(run_id)
+        _check_worker_part("workerGroup", worker_group)
+        _check_worker_part("workerId", worker_id)
+        op = claim_task_op(self._cluster, self.task_id, run_id, worker_group, worker_id)
+        return self._run(op)
 
 
 def _part(answer: Any, key: str) -> Any:

@@ -30,6 +30,7 @@ from tcmodel.utils import check_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
+    from tcmodel.resources.claim import Claim
 
 __all__ = ["TaskQueue", "Worker"]
 
@@ -286,6 +287,35 @@ class TaskQueue(Resource):
             'w1'
         """
         return Worker(self, worker_group, worker_id)
+
+    # claiming work
+
+    def claim_work(self, worker_group: str, worker_id: str, tasks: int = 1) -> list[Claim]:
+        """Claim up to ``tasks`` (1 to 32) pending runs as worker
+        ``worker_group/worker_id`` (``queue.claimWork``, one request, never
+        resent once it may have reached the queue); an empty list when
+        nothing is pending. Each :class:`~tcmodel.resources.claim.Claim`
+        works with the run's temporary credentials.
+
+        Example:
+            >>> tq = cluster.task_queue("proj/doc-claim-work")
+            >>> t = cluster.create_task(task_queue_id=tq.task_queue_id, payload={}, name="job")
+            >>> [claim] = tq.claim_work("doc-wg", "doc-w1", tasks=4)
+            >>> claim.task == t, claim.task.state, tq.claim_work("doc-wg", "doc-w1")
+            (True, 'running', [])
+            >>> claim.completed().state
+            'completed'
+        """
+        from tcmodel.resources.claim import MAX_CLAIM_WORK, claim_work_op
+
+        _check_worker_part("workerGroup", worker_group)
+        _check_worker_part("workerId", worker_id)
+        if isinstance(tasks, bool) or not isinstance(tasks, int):
+            raise TypeError(f"tasks must be an int, not {type(tasks).__name__}")
+        if not 1 <= tasks <= MAX_CLAIM_WORK:
+            raise ValueError(f"tasks must be between 1 and {MAX_CLAIM_WORK}, not {tasks}")
+        op = claim_work_op(self._cluster, self._task_queue_id, worker_group, worker_id, tasks)
+        return self._run(op)
 
 
 class Worker(Resource):

@@ -1,10 +1,12 @@
 """A test worker for a :class:`~tcmodel.testing.LocalCluster`.
 
-:class:`Worker` claims tasks of one task queue over HTTP, with tcmodel's
-own transport, and hands out :class:`ClaimedRun` objects that act as a real
-worker does with the temporary credentials of the claim: create artifacts
-of every storage type (object uploads through the object service, s3
-uploads to the presigned URL), upload a log, and resolve the run.
+:class:`Worker` claims tasks of one task queue with the public API
+(:meth:`TaskQueue.claim_work <tcmodel.resources.task_queue.TaskQueue.claim_work>`)
+and hands out :class:`ClaimedRun` objects: thin wrappers of
+:class:`~tcmodel.resources.claim.Claim` that keep the test worker's
+names (``complete``, ``reference``, ``link``, …) and JSON-shaped
+``task`` and ``status``. Every request is the Claim's: artifacts of every
+storage type with the claim's temporary credentials, the log, resolution.
 
 Example:
     >>> from tcmodel.testing import LocalCluster
@@ -15,149 +17,135 @@ Example:
 
 from __future__ import annotations
 
-import gzip as gzip_module
-import hashlib
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from tcmodel._closing import Closing
-from tcmodel.api import endpoint
 from tcmodel.credentials import Credentials
-from tcmodel.transport import Call, Transport
+from tcmodel.resources.claim import BACKING_LOG, EXCEPTION_REASONS, LIVE_LOG, MAX_CLAIM_WORK, Claim
+from tcmodel.transport import Transport
+from tcmodel.upload import Source
 from tcmodel.utils import to_json_date
 
 if TYPE_CHECKING:
+    from tcmodel.cluster import Cluster
     from tcmodel.testing.server import LocalCluster
 
 __all__ = ["BACKING_LOG", "LIVE_LOG", "ClaimedRun", "Worker"]
 
-#: Where :meth:`ClaimedRun.log` puts the log, as generic-worker does.
-BACKING_LOG = "public/logs/live_backing.log"
-#: The conventional log name, made a link to :data:`BACKING_LOG`.
-LIVE_LOG = "public/logs/live.log"
-_LOG_TYPE = "text/plain; charset=utf-8"
-_FILE_CHUNK = 1024 * 1024
-_MAX_CLAIM = 32
-_EXCEPTION_REASONS = (
-    "worker-shutdown",
-    "malformed-payload",
-    "resource-unavailable",
-    "internal-error",
-    "intermittent-task",
-)
+_TEXT = "text/plain; charset=utf-8"
 
-Data = bytes | str | os.PathLike[str]
-
-
-class _FileChunks:
-    """A file's bytes as a re-iterable body (a retried PUT reads it again)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __iter__(self) -> Iterator[bytes]:
-        with self.path.open("rb") as f:
-            while chunk := f.read(_FILE_CHUNK):
-                yield chunk
-
-
-class _Payload:
-    """The bytes to PUT, their length, and the hashes of the content."""
-
-    def __init__(self, data: Data, gzip: bool) -> None:
-        self.body: bytes | _FileChunks
-        if isinstance(data, os.PathLike) and not gzip:
-            path = Path(data)
-            self.body = _FileChunks(path)
-            hashers = [hashlib.sha256(), hashlib.sha512()]
-            self.size = 0
-            for chunk in self.body:
-                self.size += len(chunk)
-                for h in hashers:
-                    h.update(chunk)
-            self.sha256, self.sha512 = (h.hexdigest() for h in hashers)
-            return
-        if isinstance(data, os.PathLike):
-            content = Path(data).read_bytes()
-        else:
-            content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        self.sha256 = hashlib.sha256(content).hexdigest()
-        self.sha512 = hashlib.sha512(content).hexdigest()
-        self.body = gzip_module.compress(content, mtime=0) if gzip else content
-        self.size = len(self.body)
-
-
-def _default_content_type(data: Data) -> str:
-    return "text/plain; charset=utf-8" if isinstance(data, str) else "application/octet-stream"
+#: What :meth:`ClaimedRun.upload` takes (see :data:`tcmodel.upload.Source`).
+Data = Source
 
 
 class ClaimedRun:
-    """One claimed run, driven with the claim's temporary credentials.
+    """One claimed run, driven with the claim's temporary credentials: a
+    thin layer over :attr:`claim` (a :class:`~tcmodel.resources.claim.Claim`).
 
-    ``task`` is the task definition (a dict, as the queue sent it),
-    ``credentials`` the run's temporary credentials (their repr shows only
-    the client id). Each method is one or a few HTTP requests, as a real
-    worker sends them.
+    ``task`` is the task definition and ``status`` the task status, as the
+    queue sent them (dicts); ``credentials`` the run's temporary credentials
+    (their repr shows only the client id).
 
     Example:
-        >>> # run = worker.claim_task(task_id)
-        >>> # run.upload("public/build/app.tar.gz", data); run.log("done\\n"); run.complete()
+        >>> job = cluster.create_task(task_queue_id="proj/doc-claimed-run", payload={}, name="j")
+        >>> with Worker(lc, "proj/doc-claimed-run") as worker:
+        ...     run = worker.claim_task(job.task_id)
+        ...     run.upload("public/app.txt", "app")
+        ...     run.log("done\\n")
+        ...     run.complete()["status"]["state"]
+        'completed'
+        >>> run, run.task["metadata"]["name"]  # doctest: +ELLIPSIS
+        (<ClaimedRun taskId='...' runId=0>, 'j')
     """
 
-    def __init__(self, worker: Worker, claim: Mapping[str, Any]) -> None:
+    def __init__(self, worker: Worker, claim: Claim) -> None:
         self.worker = worker
-        self.task: dict[str, Any] = dict(claim["task"])
-        self.status: dict[str, Any] = dict(claim["status"])
-        self.task_id: str = self.status["taskId"]
-        self.run_id: int = int(claim["runId"])
-        self.taken_until: str = claim["takenUntil"]
-        self._use(claim["credentials"])
-
-    def _use(self, raw: Mapping[str, Any]) -> None:
-        self.credentials = Credentials(
-            raw["clientId"], raw["accessToken"], raw.get("certificate") or None
-        )
-        self.cluster = self.worker.local.connect(
-            self.credentials, client=self.worker.cluster.transport.client
-        )
+        #: The :class:`~tcmodel.resources.claim.Claim` this run works through.
+        self.claim = claim
+        self.task_id: str = claim.task_id
+        self.run_id: int = claim.run_id
 
     def __repr__(self) -> str:
         return f"<ClaimedRun taskId={self.task_id!r} runId={self.run_id}>"
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """The task definition, as the queue sent it with the claim.
+
+        Example:
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-task", payload={}, name="d")
+            >>> with Worker(lc, "proj/doc-run-task") as worker:
+            ...     worker.claim_task(job.task_id).task["taskQueueId"]
+            'proj/doc-run-task'
+        """
+        return self.claim.task.definition.raw
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The task status as the queue last answered it (claim, reclaim or
+        resolution).
+
+        Example:
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-status", payload={}, name="s")
+            >>> with Worker(lc, "proj/doc-run-status") as worker:
+            ...     worker.claim_task(job.task_id).status["state"]
+            'running'
+        """
+        return self.claim.task.status.raw
+
+    @property
+    def taken_until(self) -> str:
+        """When the claim ends unless reclaimed (a JSON date).
+
+        Example:
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-until", payload={}, name="u")
+            >>> with Worker(lc, "proj/doc-run-until") as worker:
+            ...     worker.claim_task(job.task_id).taken_until  # doctest: +ELLIPSIS
+            '...Z'
+        """
+        return to_json_date(self.claim.taken_until)
+
+    @property
+    def credentials(self) -> Credentials:
+        """The run's temporary credentials (the latest reclaim's).
+
+        Example:
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-creds", payload={}, name="c")
+            >>> with Worker(lc, "proj/doc-run-creds") as worker:
+            ...     worker.claim_task(job.task_id).credentials  # doctest: +ELLIPSIS
+            Credentials(client_id='task-client/.../0/on/local/worker-1/until/...', temporary=True)
+        """
+        credentials = self.claim.cluster.credentials
+        assert credentials is not None  # a claim always has its credentials
+        return credentials
+
+    @property
+    def cluster(self) -> Cluster:
+        """The claim's :class:`~tcmodel.Cluster`, signed with the run's credentials.
+
+        Example:
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-cl", payload={}, name="c")
+            >>> with Worker(lc, "proj/doc-run-cl") as worker:
+            ...     worker.claim_task(job.task_id).cluster.task(job.task_id).state
+            'running'
+        """
+        return self.claim.cluster
 
     @property
     def transport(self) -> Transport:
         """The transport signed with the run's credentials.
 
         Example:
-            >>> # run.transport.request("queue", "status", taskId=run.task_id)
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-transport", payload={},
+            ...                           name="t")
+            >>> with Worker(lc, "proj/doc-run-transport") as worker:
+            ...     run = worker.claim_task(job.task_id)
+            ...     run.transport.request("queue", "status", taskId=run.task_id)["status"]["state"]
+            'running'
         """
-        return self.cluster.transport
-
-    def _queue(self, entry: str, body: Any = None, name: str | None = None) -> Any:
-        params: dict[str, str | int] = {"taskId": self.task_id, "runId": self.run_id}
-        if name is not None:
-            params["name"] = name
-        call = Call(endpoint("queue", entry), params, {}, body)
-        return self.transport.run(self.transport.call(call))
-
-    def _expires(self, expires: datetime | str | None) -> str:
-        if expires is None:
-            return str(self.task["expires"])
-        return to_json_date(expires) if isinstance(expires, datetime) else expires
-
-    def _create(self, name: str, body: dict[str, Any]) -> Any:
-        return self._queue("createArtifact", body, name=name)
-
-    def _put(self, url: str, headers: Mapping[str, str], body: bytes | _FileChunks) -> None:
-        t = self.transport
-        request = httpx.Request("PUT", url, headers=dict(headers), content=body)
-        response = t.run(t.exchange(request, f"PUT artifact data of {self!r}", auth=None))
-        t.check(response, f"PUT artifact data of {self!r}")
+        return self.claim.cluster.transport
 
     # artifacts
 
@@ -171,71 +159,22 @@ class ClaimedRun:
         gzip: bool = False,
         expires: datetime | str | None = None,
     ) -> None:
-        """Create artifact ``name`` holding ``data`` (bytes, text as UTF-8,
-        or an ``os.PathLike`` file streamed from disk).
-
-        ``storage_type="object"``: ``queue.createArtifact``, then
-        ``object.createUpload`` (putUrl) with the upload credentials the
-        queue returned, a PUT of the bytes, ``object.finishUpload`` with the
-        sha256/sha512 of the content and ``queue.finishArtifact``.
-        ``storage_type="s3"``: ``createArtifact`` and a PUT to its
-        ``putUrl``. With ``gzip`` the bytes are stored gzipped and served
-        with ``Content-Encoding: gzip``. ``content_type`` defaults to
-        ``text/plain; charset=utf-8`` for text, else
-        ``application/octet-stream``; ``expires`` to the task's.
+        """Create artifact ``name`` holding ``data`` (bytes, text as UTF-8, an
+        ``os.PathLike`` file streamed from disk, or a binary file object):
+        :meth:`Claim.upload <tcmodel.resources.claim.Claim.upload>`, except
+        that ``content_type`` defaults to ``text/plain; charset=utf-8`` for
+        text and ``application/octet-stream`` for anything else, whatever
+        the name (the test worker's own rule: no guess).
 
         Example:
-            >>> # run.upload("public/build/app.tar.gz", Path("dist/app.tar.gz"))
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-upload", payload={}, name="u")
+            >>> with Worker(lc, "proj/doc-run-upload") as worker:
+            ...     worker.claim_task(job.task_id).upload("public/a.txt", "a", storage_type="s3")
+            >>> cluster.task(job.task_id).run(0).artifact("public/a.txt").read_text()
+            'a'
         """
-        if storage_type not in ("object", "s3"):
-            raise ValueError(f"storage_type must be 'object' or 's3', not {storage_type!r}")
-        ctype = content_type or _default_content_type(data)
-        payload = _Payload(data, gzip)
-        encoding = {"Content-Encoding": "gzip"} if gzip else {}
-        created = self._create(
-            name,
-            {
-                "storageType": storage_type,
-                "expires": self._expires(expires),
-                "contentType": ctype,
-                "contentLength": payload.size,
-            },
-        )
-        if storage_type == "s3":
-            headers = {"Content-Type": ctype, "Content-Length": str(payload.size), **encoding}
-            self._put(created["putUrl"], headers, payload.body)
-            return
-        self._upload_object(created, ctype, payload, encoding)
-        self._queue("finishArtifact", {"uploadId": created["uploadId"]}, name=name)
-
-    def _upload_object(
-        self, created: Mapping[str, Any], ctype: str, payload: _Payload, extra: dict[str, str]
-    ) -> None:
-        raw = created["credentials"]
-        t = self.transport
-        upload_auth = t.auth_for(
-            Credentials(raw["clientId"], raw["accessToken"], raw.get("certificate") or None)
-        )
-        ids = {"projectId": created["projectId"], "uploadId": created["uploadId"]}
-        hashes = {"sha256": payload.sha256, "sha512": payload.sha512}
-        start = Call.of(
-            "object",
-            "createUpload",
-            body={
-                **ids,
-                "expires": created["expires"],
-                "proposedUploadMethods": {
-                    "putUrl": {"contentType": ctype, "contentLength": payload.size}
-                },
-            },
-            name=created["name"],
-        )
-        method = t.run(t.call(start, auth=upload_auth))["uploadMethod"]["putUrl"]
-        self._put(method["url"], {**method["headers"], **extra}, payload.body)
-        finish = Call.of(
-            "object", "finishUpload", body={**ids, "hashes": hashes}, name=created["name"]
-        )
-        t.run(t.call(finish, auth=upload_auth))
+        ctype = content_type or (_TEXT if isinstance(data, str) else "application/octet-stream")
+        self.claim.upload(name, data, ctype, expires, storage_type=storage_type, gzip=gzip)
 
     def reference(
         self, name: str, url: str, content_type: str = "application/octet-stream"
@@ -243,43 +182,57 @@ class ClaimedRun:
         """Create a ``reference`` artifact: reading it redirects to ``url``.
 
         Example:
-            >>> # run.reference("public/docs/index.html", "https://example.com/", "text/html")
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-ref", payload={}, name="r")
+            >>> with Worker(lc, "proj/doc-run-ref") as worker:
+            ...     worker.claim_task(job.task_id).reference("public/x", "https://example.com/")
+            >>> cluster.task(job.task_id).run(0).artifact("public/x").storage_type
+            'reference'
         """
-        body = {"storageType": "reference", "expires": self._expires(None), "url": url}
-        self._create(name, {**body, "contentType": content_type})
+        self.claim.create_reference(name, url, content_type)
 
     def link(self, name: str, target: str, content_type: str | None = None) -> None:
         """Create a ``link`` artifact: reading ``name`` reads ``target`` (an
         artifact of the same run).
 
         Example:
-            >>> # run.link("public/build/latest.tar.gz", "public/build/app-1.2.tar.gz")
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-link", payload={}, name="l")
+            >>> with Worker(lc, "proj/doc-run-link") as worker:
+            ...     run = worker.claim_task(job.task_id)
+            ...     run.upload("public/v1.txt", "v1")
+            ...     run.link("public/latest.txt", "public/v1.txt")
+            >>> cluster.task(job.task_id).run(0).artifact("public/latest.txt").read_text()
+            'v1'
         """
-        body: dict[str, Any] = {"storageType": "link", "expires": self._expires(None)}
-        if content_type is not None:
-            body["contentType"] = content_type
-        self._create(name, {**body, "artifact": target})
+        self.claim.create_link(name, target, content_type)
 
     def error(self, name: str, reason: str, message: str) -> None:
         """Create an ``error`` artifact: reading it fails with ``reason``
         (``file-missing-on-worker``, …) and ``message``.
 
         Example:
-            >>> # run.error("public/screenshot.png", "file-missing-on-worker", "no screenshot")
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-error", payload={}, name="e")
+            >>> with Worker(lc, "proj/doc-run-error") as worker:
+            ...     run = worker.claim_task(job.task_id)
+            ...     run.error("public/s.png", "file-missing-on-worker", "no display")
+            >>> cluster.task(job.task_id).run(0).artifact("public/s.png").storage_type
+            'error'
         """
-        body = {"storageType": "error", "expires": self._expires(None), "reason": reason}
-        self._create(name, {**body, "message": message})
+        self.claim.create_error(name, reason, message)
 
     def log(self, text: str, *, storage_type: str = "s3") -> None:
         """Upload the task log as generic-worker does at the end: gzipped
         ``text/plain; charset=utf-8`` text as :data:`BACKING_LOG`, then
-        :data:`LIVE_LOG` as a link to it.
+        :data:`LIVE_LOG` as a link to it (:meth:`Claim.log
+        <tcmodel.resources.claim.Claim.log>`; ``s3`` storage by default).
 
         Example:
-            >>> # run.log("hello\\n[taskcluster] exit code 0\\n")
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-log", payload={}, name="g")
+            >>> with Worker(lc, "proj/doc-run-log") as worker:
+            ...     worker.claim_task(job.task_id).log("hello\\n")
+            >>> cluster.task(job.task_id).run(0).artifact(LIVE_LOG).read_text()
+            'hello\\n'
         """
-        self.upload(BACKING_LOG, text, content_type=_LOG_TYPE, storage_type=storage_type, gzip=True)
-        self.link(LIVE_LOG, BACKING_LOG, _LOG_TYPE)
+        self.claim.log(text, storage_type=storage_type)
 
     # the claim
 
@@ -288,44 +241,56 @@ class ClaimedRun:
         credentials it returns.
 
         Example:
-            >>> # run.reclaim()
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-reclaim", payload={},
+            ...                           name="r")
+            >>> with Worker(lc, "proj/doc-run-reclaim") as worker:
+            ...     run = worker.claim_task(job.task_id)
+            ...     before = run.credentials
+            ...     run.reclaim()
+            ...     run.credentials != before
+            True
         """
-        answer = self._queue("reclaimTask")
-        self.taken_until = answer["takenUntil"]
-        self.status = answer["status"]
-        self._use(answer["credentials"])
+        self.claim.reclaim()
 
     # resolution
 
     def complete(self) -> dict[str, Any]:
-        """Resolve the run as ``completed``; returns the task status JSON.
+        """Resolve the run as ``completed``; returns ``{"status": …}`` as the
+        queue answered.
 
         Example:
-            >>> # run.complete()["status"]["state"]  -> 'completed'
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-done", payload={}, name="d")
+            >>> with Worker(lc, "proj/doc-run-done") as worker:
+            ...     worker.claim_task(job.task_id).complete()["status"]["state"]
+            'completed'
         """
-        return self._resolve("reportCompleted")
+        self.claim.completed()
+        return {"status": self.status}
 
     def fail(self) -> dict[str, Any]:
-        """Resolve the run as ``failed``; returns the task status JSON.
+        """Resolve the run as ``failed``; returns ``{"status": …}``.
 
         Example:
-            >>> # run.fail()
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-fail", payload={}, name="f")
+            >>> with Worker(lc, "proj/doc-run-fail") as worker:
+            ...     worker.claim_task(job.task_id).fail()["status"]["state"]
+            'failed'
         """
-        return self._resolve("reportFailed")
+        self.claim.failed()
+        return {"status": self.status}
 
     def exception(self, reason: str) -> dict[str, Any]:
         """Resolve the run as ``exception`` with ``reason`` (``worker-shutdown``
         and ``intermittent-task`` make the queue retry the task).
 
         Example:
-            >>> # run.exception("malformed-payload")
+            >>> job = cluster.create_task(task_queue_id="proj/doc-run-exc", payload={}, name="x")
+            >>> with Worker(lc, "proj/doc-run-exc") as worker:
+            ...     worker.claim_task(job.task_id).exception("malformed-payload")["status"]["state"]
+            'exception'
         """
-        return self._resolve("reportException", {"reason": reason})
-
-    def _resolve(self, entry: str, body: Any = None) -> dict[str, Any]:
-        answer: dict[str, Any] = self._queue(entry, body)
-        self.status = answer["status"]
-        return answer
+        self.claim.exception(reason)
+        return {"status": self.status}
 
 
 class Worker(Closing):
@@ -334,13 +299,16 @@ class Worker(Closing):
     It registers its own client with the scopes a worker has
     (``queue:claim-work:<taskQueueId>``,
     ``queue:worker-id:<workerGroup>/<workerId>``, and ``queue:status:*`` to
-    check a task before claiming it) and talks HTTP with tcmodel's
-    transport. Close it (or use it as a context manager) to close its HTTP
-    client.
+    check a task before claiming it) and claims through
+    :meth:`TaskQueue.claim_work <tcmodel.resources.task_queue.TaskQueue.claim_work>`.
+    Close it (or use it as a context manager) to close its HTTP client.
 
     Example:
-        >>> # with Worker(lc, "proj/ci") as worker:
-        >>> #     worker.run(task_id, log="hello\\n", artifacts={"public/a.txt": "a"})
+        >>> job = cluster.create_task(task_queue_id="proj/doc-worker", payload={}, name="w")
+        >>> with Worker(lc, "proj/doc-worker") as worker:
+        ...     _ = worker.run(job.task_id, log="hello\\n", artifacts={"public/a.txt": "a"})
+        >>> cluster.task(job.task_id).state
+        'completed'
     """
 
     def __init__(
@@ -371,6 +339,7 @@ class Worker(Closing):
             else:
                 credentials = cluster.add_client(client_id, scopes)
         self.cluster = cluster.connect(credentials)
+        self._queue = self.cluster.task_queue(task_queue_id)
         #: Runs claimed on the way to a :meth:`claim_task`, handed out first
         #: by :meth:`claim`.
         self.held: list[ClaimedRun] = []
@@ -382,24 +351,24 @@ class Worker(Closing):
         )
 
     def _claim_work(self, count: int) -> list[ClaimedRun]:
-        body = {"workerGroup": self.worker_group, "workerId": self.worker_id, "tasks": count}
-        answer = self.cluster.transport.request(
-            "queue", "claimWork", body=body, taskQueueId=self.task_queue_id
-        )
-        return [ClaimedRun(self, claim) for claim in answer["tasks"]]
+        claims = self._queue.claim_work(self.worker_group, self.worker_id, count)
+        return [ClaimedRun(self, claim) for claim in claims]
 
     def claim(self, n: int = 1) -> list[ClaimedRun]:
         """Claim up to ``n`` pending runs (``queue.claimWork``, at most 32
         per request); an empty list when nothing is pending.
 
         Example:
-            >>> # for run in worker.claim(8): run.complete()
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-worker-claim", payload={}, name="a")
+            >>> with Worker(lc, "proj/doc-worker-claim") as worker:
+            ...     [run.complete()["status"]["state"] for run in worker.claim(8)]
+            ['completed']
         """
         if n < 1:
             raise ValueError(f"n must be at least 1, not {n}")
         runs, self.held = self.held[:n], self.held[n:]
         while len(runs) < n:
-            asked = min(n - len(runs), _MAX_CLAIM)
+            asked = min(n - len(runs), MAX_CLAIM_WORK)
             got = self._claim_work(asked)
             runs += got
             if len(got) < asked:  # nothing more is pending
@@ -412,7 +381,11 @@ class Worker(Closing):
         when the task is not pending in this worker's task queue.
 
         Example:
-            >>> # run = worker.claim_task(task.task_id)
+            >>> job = cluster.create_task(task_queue_id="proj/doc-worker-task", payload={},
+            ...                           name="t")
+            >>> with Worker(lc, "proj/doc-worker-task") as worker:
+            ...     worker.claim_task(job.task_id).run_id
+            0
         """
         for run in self.held:
             if run.task_id == task_id:
@@ -449,9 +422,12 @@ class Worker(Closing):
         ``malformed-payload``.
 
         Example:
-            >>> # worker.run(task_id, outcome="failed", log="boom\\n")
+            >>> job = cluster.create_task(task_queue_id="proj/doc-worker-run", payload={}, name="r")
+            >>> with Worker(lc, "proj/doc-worker-run") as worker:
+            ...     worker.run(job.task_id, outcome="failed", log="boom\\n").status["state"]
+            'failed'
         """
-        if outcome not in ("completed", "failed", *_EXCEPTION_REASONS):
+        if outcome not in ("completed", "failed", *EXCEPTION_REASONS):
             raise ValueError(f"unknown outcome {outcome!r}")
         run = self.claim_task(task_id)
         for name, data in (artifacts or {}).items():
@@ -470,6 +446,11 @@ class Worker(Closing):
         """Close the worker's HTTP client (its runs share it).
 
         Example:
-            >>> # worker.close()
+            >>> worker = Worker(lc, "proj/doc-worker-close")
+            >>> worker.close()
+            >>> worker.claim()
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: <Transport ...> is closed...
         """
         self.cluster.close()
