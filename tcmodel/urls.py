@@ -40,6 +40,10 @@ def normalize_root_url(root_url: str) -> str:
         Traceback (most recent call last):
         ...
         ValueError: root URL 'https://…@tc.example.com' must not hold a user name or password...
+        >>> normalize_root_url("http://127.0.0.1:70000")
+        Traceback (most recent call last):
+        ...
+        ValueError: root URL 'http://127.0.0.1:70000' is not a usable URL: Port out of range 0-65535
     """
     if not isinstance(root_url, str) or not root_url.strip():
         raise ValueError("the root URL is empty")
@@ -66,9 +70,10 @@ def _unusable(url: str) -> str | None:
     outside any ``except`` block, so no exception is chained."""
     try:
         httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        port = urlsplit(url).port  # ValueError beyond 65535
+    except (httpx.InvalidURL, ValueError) as exc:
         return str(exc)
-    return None
+    return "port 0 is not a port" if port == 0 else None
 
 
 def origin_of(url: str) -> tuple[str, str, int]:

@@ -270,3 +270,9 @@ def test_async_context_manager_closes_its_own_clients() -> None:
     own_async, own_sync, _ = asyncio.run(main())
     assert own_async.is_closed
     assert own_sync.is_closed
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:70000", "http://127.0.0.1:0"])
+def test_a_root_url_with_an_impossible_port_is_refused_up_front(url: str) -> None:
+    with pytest.raises(tcmodel.ConfigurationError, match="not a usable URL"):
+        tcmodel.Cluster.from_url(url)
