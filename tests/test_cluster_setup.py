@@ -274,5 +274,5 @@ def test_async_context_manager_closes_its_own_clients() -> None:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:70000", "http://127.0.0.1:0"])
 def test_a_root_url_with_an_impossible_port_is_refused_up_front(url: str) -> None:
-    with pytest.raises(tcmodel.ConfigurationError, match="not a usable URL"):
-        tcmodel.Cluster.from_url(url)
+    with pytest.raises(ConfigurationError, match="not a usable URL"):
+        Cluster.from_url(url)
