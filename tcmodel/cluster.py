@@ -20,14 +20,18 @@ from urllib.parse import quote
 import httpx
 
 from tcmodel._closing import Closing
+from tcmodel._twin import same_arguments
 from tcmodel.credentials import Credentials, CredentialsLike
 from tcmodel.errors import ConfigurationError
 from tcmodel.transport import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_DEADLINE,
     DEFAULT_DOWNLOAD_DEADLINE,
     DEFAULT_MAX_ANSWER_BYTES,
     Call,
+    Op,
     Transport,
+    map_op,
 )
 from tcmodel.urls import normalize_root_url
 
@@ -116,6 +120,7 @@ class Cluster(Closing):
         deadline: float | None = DEFAULT_DEADLINE,
         download_deadline: float | None = DEFAULT_DOWNLOAD_DEADLINE,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> Cluster:
         """Connect to the deployment at ``root_url``.
 
@@ -130,7 +135,9 @@ class Cluster(Closing):
         go elsewhere (a proxy); by default ``root_url``. ``deadline`` is how
         long one attempt of an API call may take in all (2 minutes),
         ``download_deadline`` one attempt of a download (an hour), and
-        ``max_answer_bytes`` the largest API answer read (16 MiB): see
+        ``max_answer_bytes`` the largest API answer read (16 MiB);
+        ``concurrency`` bounds the requests in flight at once in one event
+        loop and the helpers of :mod:`tcmodel.concurrency` (16): see
         :class:`~tcmodel.transport.Transport`.
 
         Example:
@@ -138,6 +145,8 @@ class Cluster(Closing):
             'https://tc.example.com'
             >>> Cluster.from_url("https://tc.example.com", deadline=30).transport.deadline
             30.0
+            >>> Cluster.from_url("https://tc.example.com", concurrency=4).transport.concurrency
+            4
             >>> Cluster.from_url("http://taskcluster", public_url="https://tc.example.com").public_url
             'https://tc.example.com'
         """
@@ -153,6 +162,7 @@ class Cluster(Closing):
                 deadline=deadline,
                 download_deadline=download_deadline,
                 max_answer_bytes=max_answer_bytes,
+                concurrency=concurrency,
             )
             return cls(transport, public_url=public_url)
         except ValueError as exc:
@@ -297,10 +307,26 @@ class Cluster(Closing):
         """Ask the queue whether it is alive (``queue.ping``).
 
         Example:
-            >>> # cluster.ping()  ->  {'alive': True, 'uptime': 12.3}
+            >>> cluster.ping()["alive"]
+            True
         """
-        result: dict[str, Any] = self.transport.run(self.transport.call(Call.of("queue", "ping")))
-        return result
+        return self.transport.run(self._ping_op())
+
+    async def aping(self) -> dict[str, Any]:
+        """The async twin of :meth:`ping`.
+
+        Example:
+            >>> import asyncio
+            >>> async def alive() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return bool((await c.aping())["alive"])
+            >>> asyncio.run(alive())
+            True
+        """
+        return await self.transport.arun(self._ping_op())
+
+    def _ping_op(self) -> Op[dict[str, Any]]:
+        return self.transport.call(Call.of("queue", "ping"))
 
     # the object tree (no request is sent by any of these)
 
@@ -347,7 +373,7 @@ class Cluster(Closing):
 
         return Namespace(self, namespace)
 
-    def create_task(
+    def _create_task_op(
         self,
         *,
         task_queue_id: str,
@@ -370,23 +396,7 @@ class Cluster(Closing):
         scopes: Sequence[str] = (),
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> Task:
-        """Create a task (``createTask``) and return it with its status loaded
-        (the definition, with the queue's defaults filled in, loads on first read).
-
-        ``deadline`` and ``expires`` are datetimes, RFC 3339 dates or
-        :func:`~tcmodel.from_now` offsets; ``dependencies`` are Tasks or
-        task ids; a new ``task_id`` is made when none is given. The body is
-        built once, so a retried request re-sends the same definition
-        (createTask is idempotent). To submit a whole definition as it is,
-        use :meth:`submit_task`.
-
-        Example:
-            >>> t = cluster.create_task(task_queue_id="proj/idle", payload={"command": ["make"]},
-            ...                         name="doc-build", deadline="2 hours")
-            >>> t.state, t.name, t.definition.deadline - t.definition.created
-            ('pending', 'doc-build', datetime.timedelta(seconds=7200))
-        """
+    ) -> Op[Task]:
         from tcmodel.models import PRIORITIES, REQUIRES
         from tcmodel.resources.task import Task
         from tcmodel.utils import check_choice, check_slug_id
@@ -435,7 +445,48 @@ class Cluster(Closing):
             "extra": dict(extra) if extra else None,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
-        return self.submit_task(body, task_id=task_id)
+        return self._submit_op(body, task_id)
+
+    @same_arguments(_create_task_op)
+    def create_task(self, *args: Any, **kwargs: Any) -> Task:
+        """Create a task (``createTask``) and return it with its status loaded
+        (the definition, with the queue's defaults filled in, loads on first read).
+        Keywords: ``task_queue_id``, ``payload`` and ``name`` (required),
+        ``description``, ``owner``, ``source``, ``task_id``,
+        ``task_group_id``, ``scheduler_id``, ``project_id``,
+        ``dependencies``, ``requires``, ``deadline`` (``"1 day"``),
+        ``expires``, ``priority``, ``retries``, ``routes``, ``scopes``,
+        ``tags``, ``extra``.
+
+        ``deadline`` and ``expires`` are datetimes, RFC 3339 dates or
+        :func:`~tcmodel.from_now` offsets; ``dependencies`` are Tasks or
+        task ids; a new ``task_id`` is made when none is given. The body is
+        built once, so a retried request re-sends the same definition
+        (createTask is idempotent). To submit a whole definition as it is,
+        use :meth:`submit_task`.
+
+        Example:
+            >>> t = cluster.create_task(task_queue_id="proj/idle", payload={"command": ["make"]},
+            ...                         name="doc-build", deadline="2 hours")
+            >>> t.state, t.name, t.definition.deadline - t.definition.created
+            ('pending', 'doc-build', datetime.timedelta(seconds=7200))
+        """
+        return self.transport.run(self._create_task_op(*args, **kwargs))
+
+    @same_arguments(_create_task_op)
+    async def acreate_task(self, *args: Any, **kwargs: Any) -> Task:
+        """The async twin of :meth:`create_task`.
+
+        Example:
+            >>> import asyncio
+            >>> async def create() -> tuple[str, str]:
+            ...     async with lc.connect() as c:
+            ...         t = await c.acreate_task(task_queue_id="proj/idle", payload={}, name="a")
+            ...         return t.state, (await t.adefinition()).metadata.name
+            >>> asyncio.run(create())
+            ('pending', 'a')
+        """
+        return await self.transport.arun(self._create_task_op(*args, **kwargs))
 
     def submit_task(
         self, definition: Mapping[str, Any] | TaskDefinition, task_id: str | None = None
@@ -467,6 +518,29 @@ class Cluster(Closing):
             >>> abs(again.definition.created - now) < timedelta(seconds=1)  # kept
             True
         """
+        return self.transport.run(self._submit_op(definition, task_id))
+
+    async def asubmit_task(
+        self, definition: Mapping[str, Any] | TaskDefinition, task_id: str | None = None
+    ) -> Task:
+        """The async twin of :meth:`submit_task`.
+
+        Example:
+            >>> import asyncio
+            >>> definition = {"taskQueueId": "proj/idle", "deadline": "1 hour", "payload": {},
+            ...     "metadata": {"name": "asubmitted", "description": "", "owner": "ci@example.com",
+            ...                  "source": "https://example.com/decision"}}
+            >>> async def submit() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.asubmit_task(definition)).state
+            >>> asyncio.run(submit())
+            'pending'
+        """
+        return await self.transport.arun(self._submit_op(definition, task_id))
+
+    def _submit_op(
+        self, definition: Mapping[str, Any] | TaskDefinition, task_id: str | None
+    ) -> Op[Task]:
         from tcmodel.models import TaskDefinition
         from tcmodel.resources.task import Task
         from tcmodel.utils import check_slug_id, slug_id
@@ -487,8 +561,7 @@ class Cluster(Closing):
                 body[key] = _json_date(body[key], created)
         new_id = check_slug_id(task_id, "taskId") if task_id is not None else slug_id()
         task = Task(self, new_id)
-        task._run(task._status_op("createTask", body))
-        return task
+        return map_op(task._status_op("createTask", body), lambda _: task)
 
     # auth, secrets, notify, purge-cache
 
@@ -504,6 +577,21 @@ class Cluster(Closing):
 
         return self.transport.run(auth.current_scopes(self.transport))
 
+    async def acurrent_scopes(self) -> list[str]:
+        """The async twin of :meth:`current_scopes`.
+
+        Example:
+            >>> import asyncio
+            >>> async def scopes() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         return await c.acurrent_scopes()
+            >>> asyncio.run(scopes())
+            ['*']
+        """
+        from tcmodel.resources import auth
+
+        return await self.transport.arun(auth.current_scopes(self.transport))
+
     def expand_scopes(self, scopes: Iterable[str]) -> list[str]:
         """``scopes`` expanded through the roles they assume (``auth.expandScopes``).
 
@@ -515,6 +603,22 @@ class Cluster(Closing):
         from tcmodel.resources import auth
 
         return self.transport.run(auth.expand_scopes(self.transport, scopes))
+
+    async def aexpand_scopes(self, scopes: Iterable[str]) -> list[str]:
+        """The async twin of :meth:`expand_scopes`.
+
+        Example:
+            >>> import asyncio
+            >>> lc.add_role("doc:cluster-aexpand", ["index:insert-task:project.*"])
+            >>> async def expand() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         return await c.aexpand_scopes(["assume:doc:cluster-aexpand"])
+            >>> asyncio.run(expand())
+            ['assume:doc:cluster-aexpand', 'index:insert-task:project.*']
+        """
+        from tcmodel.resources import auth
+
+        return await self.transport.arun(auth.expand_scopes(self.transport, scopes))
 
     def satisfies(self, required: Required) -> bool:
         """Whether these credentials' expanded scopes satisfy ``required``:
@@ -529,6 +633,21 @@ class Cluster(Closing):
         from tcmodel.resources import auth
 
         return self.transport.run(auth.satisfies(self.transport, required))
+
+    async def asatisfies(self, required: Required) -> bool:
+        """The async twin of :meth:`satisfies`.
+
+        Example:
+            >>> import asyncio
+            >>> async def allowed() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return await c.asatisfies("queue:create-task:highest:proj/ci")
+            >>> asyncio.run(allowed())
+            True
+        """
+        from tcmodel.resources import auth
+
+        return await self.transport.arun(auth.satisfies(self.transport, required))
 
     def test_authenticate(
         self,
@@ -551,6 +670,28 @@ class Cluster(Closing):
 
         scopes = (client_scopes, required_scopes, authorized_scopes)
         return self.transport.run(auth.authenticate_as_tester(self.transport, *scopes))
+
+    async def atest_authenticate(
+        self,
+        client_scopes: Iterable[str],
+        required_scopes: Iterable[str],
+        *,
+        authorized_scopes: Iterable[str] | None = None,
+    ) -> list[str]:
+        """The async twin of :meth:`test_authenticate`.
+
+        Example:
+            >>> import asyncio
+            >>> async def check() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         return await c.atest_authenticate(["test:*"], ["test:run"])
+            >>> asyncio.run(check())
+            ['assume:anonymous', 'test:*']
+        """
+        from tcmodel.resources import auth
+
+        scopes = (client_scopes, required_scopes, authorized_scopes)
+        return await self.transport.arun(auth.authenticate_as_tester(self.transport, *scopes))
 
     def client(self, client_id: str) -> Client:
         """A handle on an auth client (no request).
@@ -612,6 +753,26 @@ class Cluster(Closing):
 
         return self.transport.run(auth.aws_s3_credentials(self.transport, bucket, prefix, level))
 
+    async def aaws_s3_credentials(
+        self, bucket: str, prefix: str, *, level: str = "read-only"
+    ) -> AwsCredentials:
+        """The async twin of :meth:`aws_s3_credentials`.
+
+        Example:
+            >>> import asyncio
+            >>> async def keys() -> AwsCredentials:
+            ...     async with lc.connect() as c:
+            ...         return await c.aaws_s3_credentials("my-bucket", "proj/")
+            >>> asyncio.run(keys())  # none configured locally
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.NotFound: auth.awsS3Credentials(...): 404 ResourceNotFound: ...
+        """
+        from tcmodel.resources import auth
+
+        op = auth.aws_s3_credentials(self.transport, bucket, prefix, level)
+        return await self.transport.arun(op)
+
     def secret(self, name: str) -> Secret:
         """A handle on a secret (no request; its value loads on first read).
 
@@ -658,6 +819,23 @@ class Cluster(Closing):
 
         self.transport.run(purge_cache.purge_cache(self.transport, worker_pool_id, cache_name))
 
+    async def apurge_cache(self, worker_pool_id: str, cache_name: str) -> None:
+        """The async twin of :meth:`purge_cache`.
+
+        Example:
+            >>> import asyncio
+            >>> async def purge() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.apurge_cache("doc/cluster-apurge", "checkouts")
+            >>> asyncio.run(purge())
+            >>> [r.cache_name for r in cluster.purge_requests("doc/cluster-apurge")]
+            ['checkouts']
+        """
+        from tcmodel.resources import purge_cache
+
+        op = purge_cache.purge_cache(self.transport, worker_pool_id, cache_name)
+        await self.transport.arun(op)
+
     def purge_requests(
         self, worker_pool_id: str | None = None, since: datetime | str | None = None
     ) -> Listing[PurgeRequest]:
@@ -699,6 +877,23 @@ class Cluster(Closing):
 
         return self.transport.run(hook.hook_groups(self.transport))
 
+    async def ahook_groups(self) -> list[str]:
+        """The async twin of :meth:`hook_groups`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.hook("doc-agroups", "h").create({"metadata": {"name": "h",
+            ...     "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> async def groups() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         return await c.ahook_groups()
+            >>> "doc-agroups" in asyncio.run(groups())
+            True
+        """
+        from tcmodel.resources import hook
+
+        return await self.transport.arun(hook.hook_groups(self.transport))
+
     def hooks(self, hook_group_id: str) -> list[Hook]:
         """The hooks of a group, their definitions loaded (``listHooks``; one request).
 
@@ -711,6 +906,23 @@ class Cluster(Closing):
         from tcmodel.resources import hook
 
         return self.transport.run(hook.hooks(self, hook_group_id))
+
+    async def ahooks(self, hook_group_id: str) -> list[Hook]:
+        """The async twin of :meth:`hooks`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.hook("doc-ahooks", "a").create({"metadata": {"name": "a",
+            ...     "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> async def listed() -> list[Hook]:
+            ...     async with lc.connect() as c:
+            ...         return await c.ahooks("doc-ahooks")
+            >>> asyncio.run(listed())
+            [<Hook 'a' hookGroupId='doc-ahooks' hookId='a'>]
+        """
+        from tcmodel.resources import hook
+
+        return await self.transport.arun(hook.hooks(self, hook_group_id))
 
     def task_queue(self, task_queue_id: str) -> TaskQueue:
         """A handle on a task queue (``provisionerId/workerType``; no request).
@@ -748,6 +960,22 @@ class Cluster(Closing):
         from tcmodel.resources import index
 
         return self.transport.run(index.find_tasks(self, paths))
+
+    async def afind_tasks(self, paths: Iterable[str]) -> FoundTasks:
+        """The async twin of :meth:`find_tasks`.
+
+        Example:
+            >>> import asyncio
+            >>> async def find() -> tuple[str, ...]:
+            ...     async with lc.connect() as c:
+            ...         found = await c.afind_tasks(["project.app.linux64-opt.latest", "project.x"])
+            ...         return found.missing
+            >>> asyncio.run(find())
+            ('project.x',)
+        """
+        from tcmodel.resources import index
+
+        return await self.transport.arun(index.find_tasks(self, paths))
 
     # lifetime
 

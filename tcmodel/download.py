@@ -416,6 +416,9 @@ def _agree(ours: str | None, theirs: str | None) -> bool:
     return ours is None or theirs is None or ours == theirs
 
 
+_CUT = "the body was cut short"
+
+
 class _Body:
     """The state of one download across attempts: how many raw bytes came,
     what was emitted, the decoder and the hashes of the decoded data.
@@ -453,6 +456,7 @@ class _Body:
         self._expected = b""  # sha256 of the bytes handed on, while checking them
         self._check = hashlib.sha256()
         self.resumable = True
+        self.cut = _CUT  # why the last attempt ended early
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept-Encoding": "gzip, deflate"}
@@ -590,10 +594,13 @@ class _Body:
 
     def _drain(self, response: httpx.Response) -> Op[bool]:
         assert self.decoder is not None
+        self.cut = _CUT
         while True:
             try:
                 chunk: bytes = yield ReadChunk(response)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
+                timed_out = isinstance(exc, httpx.TimeoutException)  # a deadline among them
+                self.cut = f"{_CUT}: {exc}" if timed_out else _CUT
                 return False
             if not chunk:
                 return True
@@ -713,7 +720,7 @@ def _fetch(
         attempt += 1
         if attempt > transport.retry.max_retries:
             url = _public_url(str(response.request.url))
-            raise ConnectionFailed(what, "GET", url, "the body was cut short")
+            raise ConnectionFailed(what, "GET", url, body.cut)
         yield Sleep(transport.retry.delay(attempt))
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "APIError",
     "AnswerTooLarge",
     "ArtifactError",
+    "AsyncUsageError",
     "AuthenticationFailed",
     "BadRequest",
     "ConfigurationError",
@@ -86,6 +87,18 @@ class TaskclusterError(Exception):
     Example:
         >>> issubclass(NotFound, TaskclusterError)
         True
+    """
+
+
+class AsyncUsageError(TaskclusterError):
+    """Data that is not loaded was read (or a request was sent) the sync
+    way inside an event loop this cluster is used from asynchronously: it
+    would block the loop. The message says what to await instead. (Sync
+    use in a running loop that made no async call, as in Jupyter, works.)
+
+    Example:
+        >>> str(AsyncUsageError("task.status is not loaded: await task.astatus() first"))
+        'task.status is not loaded: await task.astatus() first'
     """
 
 

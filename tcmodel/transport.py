@@ -45,6 +45,7 @@ import attrs
 import httpx
 
 from tcmodel import _logsafety
+from tcmodel._pool import async_client, ssl_context
 from tcmodel._version import __version__
 from tcmodel.api import Endpoint, endpoint
 from tcmodel.credentials import Credentials, CredentialsLike
@@ -96,6 +97,9 @@ DEFAULT_DEADLINE = 120.0
 DEFAULT_DOWNLOAD_DEADLINE = 3600.0
 #: The largest API answer body read (bytes), by default: listings are paged.
 DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
+#: Requests in flight at once per event loop (the async client's connections),
+#: and operations :mod:`tcmodel.concurrency` runs at once, by default.
+DEFAULT_CONCURRENCY = 16
 #: The longest ``continuationToken`` sent back (characters).
 MAX_TOKEN_LENGTH = 8 * 1024
 #: A clock correction smaller than this (seconds) is not worth a retry.
@@ -596,11 +600,15 @@ def _client_headers() -> dict[str, str]:
 
 
 def _client_options() -> dict[str, Any]:
-    """How tcmodel makes its httpx clients, sync and async alike."""
+    """How tcmodel makes its httpx clients, sync and async alike (the async
+    ones get their own pool: see :mod:`tcmodel._pool`)."""
     _logsafety.install()  # also covers loggers made since import (e.g. HTTP/2's)
     return {
         "timeout": DEFAULT_TIMEOUT,
-        "limits": httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        # As many kept alive as open: httpcore closes at once every idle
+        # connection beyond its keep-alive count, and then opens new ones.
+        "limits": httpx.Limits(max_connections=20, max_keepalive_connections=20),
+        "verify": ssl_context(),
         "headers": _client_headers(),
         "follow_redirects": False,
     }
@@ -645,7 +653,7 @@ class _LoopClient:
         try:
             yield
         finally:
-            if not self.loop.is_closed():
+            if self._keeper is not None and not self.loop.is_closed():  # see discard()
                 await self.client.aclose()
 
     @property
@@ -655,8 +663,9 @@ class _LoopClient:
 
     async def aclose(self) -> None:
         """Close the client (in its own loop, or with no loop of its own)."""
-        if self._keeper is not None:
-            await self._keeper.aclose()
+        # The keeper ends at once: were it still closing the client when the
+        # loop shuts down, the loop would close it again ("already running").
+        self.discard()
         await self.client.aclose()
 
     def close_soon(self) -> None:
@@ -673,10 +682,14 @@ class _LoopClient:
         self.discard()
 
     def discard(self) -> None:
-        """Forget the client without I/O; its loop is gone or never was."""
-        if self._keeper is not None:
-            _step(self._keeper.aclose())  # finishes at once: nothing to await
-            self._keeper = None
+        """Stop watching the loop's shutdown, without I/O: the client is
+        being closed, or its loop is gone or never was."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            # It finishes at once (without _keeper, nothing to await), unless
+            # its loop is closing it right now, in another thread maybe.
+            with suppress(RuntimeError):  # "already running": in its loop's hands
+                _step(keeper.aclose())
 
 
 class Transport:
@@ -699,14 +712,17 @@ class Transport:
     between reads, each of which waits at most the time the attempt had
     left when it began.) API answers
     larger than ``max_answer_bytes`` are not read whole:
-    :class:`~tcmodel.errors.AnswerTooLarge`.
+    :class:`~tcmodel.errors.AnswerTooLarge`. The async client of each event
+    loop keeps at most ``concurrency`` requests in flight (later ones wait
+    for a connection); it is also the default bound of
+    :mod:`tcmodel.concurrency`'s helpers.
 
     Example:
         >>> t = Transport("https://tc.example.com", ("me", "token"))
         >>> t
         <Transport 'https://tc.example.com' client_id='me'>
-        >>> t.deadline, t.download_deadline, t.max_answer_bytes
-        (120.0, 3600.0, 16777216)
+        >>> t.deadline, t.download_deadline, t.max_answer_bytes, t.concurrency
+        (120.0, 3600.0, 16777216, 16)
     """
 
     def __init__(
@@ -723,6 +739,7 @@ class Transport:
         deadline: float | None = DEFAULT_DEADLINE,
         download_deadline: float | None = DEFAULT_DOWNLOAD_DEADLINE,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         #: Seconds one attempt of an API call may take in all (``None``: no limit).
         self.deadline = _seconds("deadline", deadline)
@@ -734,6 +751,12 @@ class Transport:
             )
         #: The largest API answer body read.
         self.max_answer_bytes = max_answer_bytes
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
+        #: Requests in flight at once per event loop (the async client's pool
+        #: size, fixed when that client is made), and the default bound of
+        #: :mod:`tcmodel.concurrency`'s helpers.
+        self.concurrency = concurrency
         self._skew = 0.0  # the services' clock minus ours, once a 401 told it
         self.root_url = normalize_root_url(root_url)
         self.authorized_scopes = list(authorized_scopes) if authorized_scopes is not None else None
@@ -833,7 +856,7 @@ class Transport:
             if held is None or held.stale:
                 for gone in [k for k, v in self._async_clients.items() if v.stale]:
                     self._async_clients.pop(gone).discard()
-                held = _LoopClient(loop, httpx.AsyncClient(**_client_options()))
+                held = _LoopClient(loop, async_client(self.concurrency, **_client_options()))
                 self._async_clients[loop] = held
             return held.client
 

@@ -20,6 +20,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -27,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-__all__ = ["DROP", "HTTPStub", "Recorded", "Reply", "error_body", "serving"]
+__all__ = ["DROP", "DripServer", "HTTPStub", "Recorded", "Reply", "error_body", "serving"]
 
 DROP: Literal["drop"] = "drop"
 
@@ -198,3 +199,51 @@ def serve() -> Iterator[HTTPStub]:
     """The body of a pytest fixture: a started stub, stopped afterwards."""
     with HTTPStub() as stub:
         yield stub
+
+
+class DripServer(ThreadingHTTPServer):
+    """Answers every GET slowly, with :attr:`BODY` (JSON): the status line
+    and headers at once (or byte by byte with ``drip_head``), then the body
+    one byte per ``gap`` seconds; ``hits`` counts the requests. Run it with
+    :func:`serving`."""
+
+    daemon_threads = True
+    block_on_close = False
+    BODY = json.dumps({"alive": True, "padding": "x" * 40}).encode()
+
+    def __init__(self, gap: float, drip_head: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), _Drip)
+        self.gap = gap
+        self.drip_head = drip_head
+        self.hits = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Drip(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: DripServer
+
+    def do_GET(self) -> None:
+        self.server.hits += 1
+        body = self.server.BODY
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        try:
+            if not self.server.drip_head:
+                self.wfile.write(head)
+                head = b""
+            for byte in head + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.server.gap)
+        except OSError:
+            pass  # the client gave up: what the test wants
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpstub import HTTPStub, Reply, error_body, serving
+from httpstub import DripServer, HTTPStub, Reply, error_body, serving
 
 import tcmodel
 from tcmodel.errors import (
@@ -211,55 +211,9 @@ def test_an_unparsable_retry_after_on_429_counts_as_absent_too(stub: HTTPStub) -
 # -- 12. a total deadline per attempt ------------------------------------------------
 
 
-class _DripServer(ThreadingHTTPServer):
-    """Answers every request slowly: the status line and headers at once
-    (or byte by byte with ``drip_head``), then the body one byte per ``gap``
-    seconds."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, gap: float, drip_head: bool = False) -> None:
-        super().__init__(("127.0.0.1", 0), _Drip)
-        self.gap = gap
-        self.drip_head = drip_head
-        self.hits = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Drip(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _DripServer
-    BODY = json.dumps({"alive": True, "padding": "x" * 40}).encode()
-
-    def do_GET(self) -> None:
-        self.server.hits += 1
-        head = (
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(self.BODY)}\r\n\r\n"
-        ).encode()
-        try:
-            if not self.server.drip_head:
-                self.wfile.write(head)
-                head = b""
-            for byte in head + self.BODY:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-                time.sleep(self.server.gap)
-        except OSError:
-            pass  # the client gave up: what the test wants
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.mark.parametrize("driver", ["sync", "async"])
 def test_a_dripping_server_is_cut_off_at_the_deadline(driver: str) -> None:
-    with serving(_DripServer(gap=0.1)) as server:
+    with serving(DripServer(gap=0.1)) as server:
         t = Transport(server.url, CREDENTIALS, max_retries=1, deadline=0.5)
         op = t.call(Call.of("queue", "ping"))
         started = time.monotonic()
@@ -277,7 +231,7 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(driver: str) -> None:
 
 
 def test_the_async_driver_cuts_a_dripping_head_too() -> None:
-    with serving(_DripServer(gap=0.1, drip_head=True)) as server:
+    with serving(DripServer(gap=0.1, drip_head=True)) as server:
         t = Transport(server.url, CREDENTIALS, max_retries=0, deadline=0.5)
         started = time.monotonic()
         with pytest.raises(ConnectionFailed, match=r"deadline of 0\.5s"):
@@ -286,7 +240,7 @@ def test_the_async_driver_cuts_a_dripping_head_too() -> None:
 
 
 def test_the_deadline_is_set_on_from_url_and_a_fast_answer_is_untouched() -> None:
-    with serving(_DripServer(gap=0.001)) as server:
+    with serving(DripServer(gap=0.001)) as server:
         c = tcmodel.Cluster.from_url(server.url, deadline=5, download_deadline=60)
         assert (c.transport.deadline, c.transport.download_deadline) == (5.0, 60.0)
         assert c.ping()["alive"] is True
@@ -298,7 +252,7 @@ def test_the_deadline_is_set_on_from_url_and_a_fast_answer_is_untouched() -> Non
 def test_a_streamed_answer_keeps_its_attempt_deadline_across_chunks(driver: str) -> None:
     # What the downloads rely on: Send(stream=True, deadline=…) bounds the
     # whole attempt, every ReadChunk included.
-    with serving(_DripServer(gap=0.1)) as server:
+    with serving(DripServer(gap=0.1)) as server:
         t = Transport(server.url, max_retries=0, deadline=60)
 
         def op() -> Op[tuple[bytes, str]]:
@@ -316,7 +270,7 @@ def test_a_streamed_answer_keeps_its_attempt_deadline_across_chunks(driver: str)
         got, how = t.run(op()) if driver == "sync" else asyncio.run(t.arun(op()))
         assert time.monotonic() - started < 1.5
     assert how == "no complete answer within the deadline of 0.5s"
-    assert 0 < len(got) < len(_Drip.BODY)
+    assert 0 < len(got) < len(DripServer.BODY)
 
 
 # -- 13. a cap on answer bodies -----------------------------------------------------

@@ -239,6 +239,22 @@ class Artifact(Resource):
         """
         return self._cached("_info", self._load_info)
 
+    async def ainfo(self) -> ArtifactInfo:
+        """The async form of :attr:`info` (afterwards ``art.storage_type``,
+        ``art.content_length`` … cost nothing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         a = c.task(art.task_id).run(0).artifact(art.name)
+            ...         await a.ainfo()
+            ...         return a.storage_type
+            >>> asyncio.run(main())
+            'object'
+        """
+        return await self._acached("_info", self._load_info)
+
     @property
     def loaded(self) -> bool:
         """Whether the metadata is loaded (no request).
@@ -410,7 +426,7 @@ class Artifact(Resource):
         """
         target = self._target(path)
         with _atomic_file(target) as part, reporter(progress, self.name, unit="B") as report:
-            await self._transport.arun(self._read_op(report, part.restart), on_emit=part.write)
+            await self._arun(consume(self._read_op(report, part.restart), part.write))
         return target
 
     def _read_all(self) -> Op[tuple[bytes, DownloadResult]]:
@@ -454,7 +470,7 @@ class Artifact(Resource):
             >>> asyncio.run(size())
             131072
         """
-        return await self._transport.arun(self._bytes_op())
+        return await self._arun(self._bytes_op())
 
     def read_text(self, encoding: str | None = None, errors: str = "strict") -> str:
         """The content as text, decoded with ``encoding``, else the charset
@@ -480,7 +496,7 @@ class Artifact(Resource):
             >>> asyncio.run(log()) == run.artifact("public/logs/live_backing.log").read_text()
             True
         """
-        return await self._transport.arun(self._text_op(encoding, errors))
+        return await self._arun(self._text_op(encoding, errors))
 
     def read_json(self) -> Any:
         """The content parsed as JSON.
@@ -503,7 +519,7 @@ class Artifact(Resource):
             >>> asyncio.run(report()) == task.latest_artifact("public/test/report.json").read_json()
             True
         """
-        return await self._transport.arun(self._json_op())
+        return await self._arun(self._json_op())
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The content, decoded, in chunks as they arrive; nothing is sent

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from tcmodel._twin import same_arguments
 from tcmodel.api import ScopeExpression
 from tcmodel.credentials import Credentials
 from tcmodel.hawk import HawkAuth
@@ -185,7 +186,153 @@ def _issued(answer: Any) -> tuple[ClientInfo, str]:
     return info, token
 
 
-class Client(Resource):
+R = TypeVar("R", bound="_Record[Any]")
+Info = TypeVar("Info", ClientInfo, RoleInfo)
+
+
+class _Record(Resource, Generic[Info]):
+    """What clients and roles share: a record of the auth service, by id,
+    loaded once (:attr:`info`), reloaded, deleted. Subclasses name their
+    entries (``_read``, ``_remove``), build calls (``_call``) and parse
+    answers (``_parse``)."""
+
+    _read: ClassVar[str]
+    _remove: ClassVar[str]
+    _info: Info | None
+
+    def _call(self, name: str, body: Any = None) -> Call:
+        raise NotImplementedError
+
+    def _parse(self, answer: Any) -> Info:
+        raise NotImplementedError
+
+    def _keep(self, name: str, body: Any = None) -> Op[Info]:
+        """Call ``name`` and keep the record it answers with."""
+        self._info = yield from self._transport.call(self._call(name, body), convert=self._parse)
+        return self._info
+
+    # data
+
+    @property
+    def info(self) -> Info:
+        """The record (loaded once; :meth:`refresh` reloads).
+
+        Example:
+            >>> cluster.client("static/taskcluster/root").info.scopes
+            ('*',)
+            >>> lc.add_role("doc:info", ["index:insert-task:*"])
+            >>> cluster.role("doc:info").info.scopes
+            ('index:insert-task:*',)
+        """
+        return self._cached("_info", lambda: self._keep(self._read))
+
+    async def ainfo(self) -> Info:
+        """The async twin of :attr:`info`.
+
+        Example:
+            >>> import asyncio
+            >>> async def scopes() -> tuple[str, ...]:
+            ...     async with lc.connect() as c:
+            ...         return (await c.client("static/taskcluster/root").ainfo()).scopes
+            >>> asyncio.run(scopes())
+            ('*',)
+        """
+        return await self._acached("_info", lambda: self._keep(self._read))
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the record is in memory.
+
+        Example:
+            >>> cluster.client("static/taskcluster/root").loaded, cluster.role("anonymous").loaded
+            (False, False)
+        """
+        return self._info is not None
+
+    def refresh(self: R) -> R:
+        """Reload the record now.
+
+        Example:
+            >>> cluster.role("anonymous").refresh().loaded
+            True
+        """
+        self._run(self._keep(self._read))
+        return self
+
+    async def arefresh(self: R) -> R:
+        """The async twin of :meth:`refresh`.
+
+        Example:
+            >>> import asyncio
+            >>> async def reload() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return (await c.client("static/taskcluster/root").arefresh()).loaded
+            >>> asyncio.run(reload())
+            True
+        """
+        await self._arun(self._keep(self._read))
+        return self
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes given to the client or role itself.
+
+        Example:
+            >>> cluster.client("static/taskcluster/root").scopes
+            ('*',)
+        """
+        return self.info.scopes
+
+    @property
+    def expanded_scopes(self) -> tuple[str, ...]:
+        """Its scopes expanded through the roles they assume (a role's
+        with ``assume:<roleId>`` itself).
+
+        Example:
+            >>> cluster.role("anonymous").expanded_scopes[0]
+            'assume:anonymous'
+        """
+        return self.info.expanded_scopes
+
+    @property
+    def description(self) -> str:
+        """What the client or role is for.
+
+        Example:
+            >>> isinstance(cluster.role("anonymous").description, str)
+            True
+        """
+        return self.info.description
+
+    # deletion
+
+    def delete(self) -> None:
+        """Delete the client or role (fine if it is already gone).
+
+        Example:
+            >>> cluster.client("doc/never-made").delete()
+            >>> cluster.role("doc:never-made").delete()
+        """
+        self._run(self._delete_op())
+
+    async def adelete(self) -> None:
+        """The async twin of :meth:`delete`.
+
+        Example:
+            >>> import asyncio
+            >>> async def delete() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.role("doc:never-made").adelete()
+            >>> asyncio.run(delete())
+        """
+        await self._arun(self._delete_op())
+
+    def _delete_op(self) -> Op[None]:
+        yield from self._transport.call(self._call(self._remove))
+        self._info = None
+
+
+class Client(_Record[ClientInfo]):
     """A client of the auth service, by id: read (lazily), create,
     update, enable/disable, delete, reset its access token.
 
@@ -198,6 +345,9 @@ class Client(Resource):
         (('queue:status:*',), False)
         >>> ci.delete()
     """
+
+    _read = "client"
+    _remove = "deleteClient"
 
     def __init__(self, cluster: Cluster, client_id: str, *, info: ClientInfo | None = None):
         super().__init__(cluster)
@@ -234,72 +384,8 @@ class Client(Resource):
     def _call(self, name: str, body: Any = None) -> Call:
         return Call.of("auth", name, body=body, clientId=self.client_id)
 
-    def _keep(self, name: str, body: Any = None) -> Op[ClientInfo]:
-        """Call ``name`` and keep the client it answers with."""
-        self._info = yield from self._transport.call(self._call(name, body), convert=_client_info)
-        return self._info
-
-    # data
-
-    @property
-    def info(self) -> ClientInfo:
-        """The client's record (loaded once; :meth:`refresh` reloads).
-
-        Example:
-            >>> cluster.client("static/taskcluster/root").info.scopes
-            ('*',)
-        """
-        return self._cached("_info", lambda: self._keep("client"))
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the client's record is in memory.
-
-        Example:
-            >>> cluster.client("static/taskcluster/root").loaded
-            False
-        """
-        return self._info is not None
-
-    def refresh(self) -> Client:
-        """Reload the client's record now.
-
-        Example:
-            >>> cluster.client("static/taskcluster/root").refresh().loaded
-            True
-        """
-        self._run(self._keep("client"))
-        return self
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        """The scopes given to the client itself.
-
-        Example:
-            >>> cluster.client("static/taskcluster/root").scopes
-            ('*',)
-        """
-        return self.info.scopes
-
-    @property
-    def expanded_scopes(self) -> tuple[str, ...]:
-        """Its scopes expanded through the roles they assume.
-
-        Example:
-            >>> cluster.client("static/taskcluster/root").expanded_scopes
-            ('*',)
-        """
-        return self.info.expanded_scopes
-
-    @property
-    def description(self) -> str:
-        """What the client is for.
-
-        Example:
-            >>> isinstance(cluster.client("static/taskcluster/root").description, str)
-            True
-        """
-        return self.info.description
+    def _parse(self, answer: Any) -> ClientInfo:
+        return _client_info(answer)
 
     @property
     def expires(self) -> datetime:
@@ -323,31 +409,51 @@ class Client(Resource):
 
     # changes
 
-    def create(
+    def _create_op(
         self,
         *,
         scopes: Iterable[str] = (),
         description: str = "",
         expires: datetime | str = "1 year",
         delete_on_expiration: bool = False,
-    ) -> Credentials:
-        """Create the client (``createClient``; the caller must hold its
-        scopes) and return its credentials: the one time its access token
-        is shown (as :class:`~tcmodel.Credentials`, whose repr hides it).
-        ``expires`` is a datetime, an offset from now or an ISO date.
-
-        Example:
-            >>> creds = cluster.client("doc/create").create(scopes=["queue:status:*"])
-            >>> creds.client_id, len(creds.access_token) > 20
-            ('doc/create', True)
-        """
+    ) -> Op[Credentials]:
         body = {
             "description": description,
             "expires": json_date(self._transport, expires),
             "scopes": _scopes(scopes),
             "deleteOnExpiration": delete_on_expiration,
         }
-        return self._run(self._credentials("createClient", body))
+        return self._credentials("createClient", body)
+
+    @same_arguments(_create_op)
+    def create(self, *args: Any, **kwargs: Any) -> Credentials:
+        """Create the client (``createClient``; the caller must hold its
+        scopes) and return its credentials: the one time its access token
+        is shown (as :class:`~tcmodel.Credentials`, whose repr hides it).
+        Keywords: ``scopes``, ``description``, ``expires`` (a datetime, an
+        offset from now or an ISO date; ``"1 year"``),
+        ``delete_on_expiration``.
+
+        Example:
+            >>> creds = cluster.client("doc/create").create(scopes=["queue:status:*"])
+            >>> creds.client_id, len(creds.access_token) > 20
+            ('doc/create', True)
+        """
+        return self._run(self._create_op(*args, **kwargs))
+
+    @same_arguments(_create_op)
+    async def acreate(self, *args: Any, **kwargs: Any) -> Credentials:
+        """The async twin of :meth:`create`.
+
+        Example:
+            >>> import asyncio
+            >>> async def make() -> Credentials:
+            ...     async with lc.connect() as c:
+            ...         return await c.client("doc/acreate").acreate(scopes=["queue:status:*"])
+            >>> asyncio.run(make())
+            Credentials(client_id='doc/acreate')
+        """
+        return await self._arun(self._create_op(*args, **kwargs))
 
     def _credentials(self, name: str, body: Any = None) -> Op[Credentials]:
         """Call ``name``, keep the client and hand back its new token."""
@@ -355,25 +461,17 @@ class Client(Resource):
         self._info, token = yield from self._transport.call(call, convert=_issued)
         return Credentials(self.client_id, token)
 
-    def update(
+    def _update_op(
         self,
         *,
         scopes: Iterable[str] | None = None,
         description: str | None = None,
         expires: datetime | str | None = None,
         delete_on_expiration: bool | None = None,
-    ) -> Client:
-        """Change the client (``updateClient``; the caller must hold the
-        scopes it adds); what is not given stays (read first if not loaded).
-
-        Example:
-            >>> ci = cluster.client("doc/update")
-            >>> _ = ci.create(scopes=["a:1"])
-            >>> ci.update(scopes=["a:1", "b:2"]).scopes
-            ('a:1', 'b:2')
-        """
+    ) -> Op[Client]:
+        """What is not given stays: read first when not loaded."""
         if scopes is None or description is None or expires is None:
-            info = self.info
+            info = self._info or (yield from self._keep("client"))
             scopes = info.scopes if scopes is None else scopes
             description = info.description if description is None else description
             expires = info.expires if expires is None else expires
@@ -384,8 +482,39 @@ class Client(Resource):
         }
         if delete_on_expiration is not None:
             body["deleteOnExpiration"] = delete_on_expiration
-        self._run(self._keep("updateClient", body))
+        yield from self._keep("updateClient", body)
         return self
+
+    @same_arguments(_update_op)
+    def update(self, *args: Any, **kwargs: Any) -> Client:
+        """Change the client (``updateClient``; the caller must hold the
+        scopes it adds): keywords ``scopes``, ``description``, ``expires``,
+        ``delete_on_expiration``; what is not given stays (read first if
+        not loaded).
+
+        Example:
+            >>> ci = cluster.client("doc/update")
+            >>> _ = ci.create(scopes=["a:1"])
+            >>> ci.update(scopes=["a:1", "b:2"]).scopes
+            ('a:1', 'b:2')
+        """
+        return self._run(self._update_op(*args, **kwargs))
+
+    @same_arguments(_update_op)
+    async def aupdate(self, *args: Any, **kwargs: Any) -> Client:
+        """The async twin of :meth:`update`.
+
+        Example:
+            >>> import asyncio
+            >>> async def change() -> str:
+            ...     async with lc.connect() as c:
+            ...         ci = c.client("doc/aupdate")
+            ...         _ = await ci.acreate(scopes=["a:1"])
+            ...         return (await c.client("doc/aupdate").aupdate(description="d")).description
+            >>> asyncio.run(change())
+            'd'
+        """
+        return await self._arun(self._update_op(*args, **kwargs))
 
     def enable(self) -> Client:
         """Enable the client again (``enableClient``).
@@ -397,6 +526,23 @@ class Client(Resource):
             (True, False)
         """
         self._run(self._keep("enableClient"))
+        return self
+
+    async def aenable(self) -> Client:
+        """The async twin of :meth:`enable`.
+
+        Example:
+            >>> import asyncio
+            >>> async def enable() -> bool:
+            ...     async with lc.connect() as c:
+            ...         ci = c.client("doc/aenable")
+            ...         _ = await ci.acreate()
+            ...         await ci.adisable()
+            ...         return (await ci.aenable()).disabled
+            >>> asyncio.run(enable())
+            False
+        """
+        await self._arun(self._keep("enableClient"))
         return self
 
     def disable(self) -> Client:
@@ -412,6 +558,22 @@ class Client(Resource):
         self._run(self._keep("disableClient"))
         return self
 
+    async def adisable(self) -> Client:
+        """The async twin of :meth:`disable`.
+
+        Example:
+            >>> import asyncio
+            >>> async def disable() -> Client:
+            ...     async with lc.connect() as c:
+            ...         ci = c.client("doc/adisable")
+            ...         _ = await ci.acreate()
+            ...         return await ci.adisable()
+            >>> asyncio.run(disable())
+            <Client clientId='doc/adisable' disabled=True>
+        """
+        await self._arun(self._keep("disableClient"))
+        return self
+
     def reset_token(self) -> Credentials:
         """A new access token (``resetAccessToken``; the old one stops
         working), as :class:`~tcmodel.Credentials`: shown this once.
@@ -425,14 +587,20 @@ class Client(Resource):
         """
         return self._run(self._credentials("resetAccessToken"))
 
-    def delete(self) -> None:
-        """Delete the client (``deleteClient``; fine if it is already gone).
+    async def areset_token(self) -> Credentials:
+        """The async twin of :meth:`reset_token`.
 
         Example:
-            >>> cluster.client("doc/never-made").delete()
+            >>> import asyncio
+            >>> async def reset() -> bool:
+            ...     async with lc.connect() as c:
+            ...         ci = c.client("doc/areset")
+            ...         old = await ci.acreate()
+            ...         return (await ci.areset_token()).access_token != old.access_token
+            >>> asyncio.run(reset())
+            True
         """
-        self._run(self._transport.call(self._call("deleteClient")))
-        self._info = None
+        return await self._arun(self._credentials("resetAccessToken"))
 
 
 def clients(cluster: Cluster, prefix: str | None = None) -> Listing[Client]:
@@ -456,7 +624,7 @@ def clients(cluster: Cluster, prefix: str | None = None) -> Listing[Client]:
 # --- roles ---------------------------------------------------------------------
 
 
-class Role(Resource):
+class Role(_Record[RoleInfo]):
     """A role of the auth service, by id: read (lazily), create, update,
     delete. A role ``R`` gives its scopes to whoever holds ``assume:R``.
 
@@ -466,6 +634,9 @@ class Role(Resource):
         ('queue:create-task:*',)
         >>> role.delete()
     """
+
+    _read = "role"
+    _remove = "deleteRole"
 
     def __init__(self, cluster: Cluster, role_id: str, *, info: RoleInfo | None = None):
         super().__init__(cluster)
@@ -499,73 +670,8 @@ class Role(Resource):
     def _call(self, name: str, body: Any = None) -> Call:
         return Call.of("auth", name, body=body, roleId=self.role_id)
 
-    def _keep(self, name: str, body: Any = None) -> Op[RoleInfo]:
-        """Call ``name`` and keep the role it answers with."""
-        call = self._call(name, body)
-        self._info = yield from self._transport.call(call, convert=RoleInfo._from_json)
-        return self._info
-
-    @property
-    def info(self) -> RoleInfo:
-        """The role's record (loaded once; :meth:`refresh` reloads).
-
-        Example:
-            >>> lc.add_role("doc:info", ["index:insert-task:*"])
-            >>> cluster.role("doc:info").info.scopes
-            ('index:insert-task:*',)
-        """
-        return self._cached("_info", lambda: self._keep("role"))
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the role's record is in memory.
-
-        Example:
-            >>> cluster.role("anonymous").loaded
-            False
-        """
-        return self._info is not None
-
-    def refresh(self) -> Role:
-        """Reload the role's record now.
-
-        Example:
-            >>> cluster.role("anonymous").refresh().loaded
-            True
-        """
-        self._run(self._keep("role"))
-        return self
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        """The scopes the role gives.
-
-        Example:
-            >>> "queue:get-artifact:public/*" in cluster.role("anonymous").scopes
-            True
-        """
-        return self.info.scopes
-
-    @property
-    def expanded_scopes(self) -> tuple[str, ...]:
-        """Its scopes expanded through the roles they assume (with
-        ``assume:<roleId>`` itself).
-
-        Example:
-            >>> cluster.role("anonymous").expanded_scopes[0]
-            'assume:anonymous'
-        """
-        return self.info.expanded_scopes
-
-    @property
-    def description(self) -> str:
-        """What the role is for.
-
-        Example:
-            >>> isinstance(cluster.role("anonymous").description, str)
-            True
-        """
-        return self.info.description
+    def _parse(self, answer: Any) -> RoleInfo:
+        return RoleInfo._from_json(answer)
 
     def create(self, scopes: Iterable[str], *, description: str = "") -> Role:
         """Create the role (``createRole``; the caller must hold its scopes).
@@ -575,9 +681,26 @@ class Role(Resource):
             >>> cluster.role("doc:create").create(["assume:doc:base"]).expanded_scopes
             ('assume:doc:base', 'assume:doc:create', 'index:insert-task:*')
         """
-        body = {"description": description, "scopes": _scopes(scopes)}
-        self._run(self._keep("createRole", body))
+        self._run(self._keep("createRole", self._body(scopes, description)))
         return self
+
+    async def acreate(self, scopes: Iterable[str], *, description: str = "") -> Role:
+        """The async twin of :meth:`create`.
+
+        Example:
+            >>> import asyncio
+            >>> async def make() -> tuple[str, ...]:
+            ...     async with lc.connect() as c:
+            ...         return (await c.role("doc:acreate").acreate(["a:1"])).scopes
+            >>> asyncio.run(make())
+            ('a:1',)
+        """
+        await self._arun(self._keep("createRole", self._body(scopes, description)))
+        return self
+
+    @staticmethod
+    def _body(scopes: Iterable[str], description: str) -> dict[str, Any]:
+        return {"description": description, "scopes": _scopes(scopes)}
 
     def update(
         self, scopes: Iterable[str] | None = None, *, description: str | None = None
@@ -590,22 +713,32 @@ class Role(Resource):
             >>> role.update(description="now documented").description
             'now documented'
         """
-        if scopes is None or description is None:
-            info = self.info
-            scopes = info.scopes if scopes is None else scopes
-            description = info.description if description is None else description
-        body = {"description": description, "scopes": _scopes(scopes)}
-        self._run(self._keep("updateRole", body))
-        return self
+        return self._run(self._update_op(scopes, description))
 
-    def delete(self) -> None:
-        """Delete the role (``deleteRole``; fine if it is already gone).
+    async def aupdate(
+        self, scopes: Iterable[str] | None = None, *, description: str | None = None
+    ) -> Role:
+        """The async twin of :meth:`update`.
 
         Example:
-            >>> cluster.role("doc:never-made").delete()
+            >>> import asyncio
+            >>> async def change() -> str:
+            ...     async with lc.connect() as c:
+            ...         role = await c.role("doc:aupdate").acreate(["a:1"])
+            ...         return (await c.role("doc:aupdate").aupdate(description="d")).description
+            >>> asyncio.run(change())
+            'd'
         """
-        self._run(self._transport.call(self._call("deleteRole")))
-        self._info = None
+        return await self._arun(self._update_op(scopes, description))
+
+    def _update_op(self, scopes: Iterable[str] | None, description: str | None) -> Op[Role]:
+        """What is not given stays: read first when not loaded."""
+        if scopes is None or description is None:
+            info = self._info or (yield from self._keep("role"))
+            scopes = info.scopes if scopes is None else scopes
+            description = info.description if description is None else description
+        yield from self._keep("updateRole", self._body(scopes, description))
+        return self
 
 
 def roles(cluster: Cluster) -> Listing[Role]:

@@ -16,10 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from tcmodel.transport import Op, Transport
+from tcmodel.errors import AsyncUsageError
+from tcmodel.transport import Op, Transport, _running_loop
 
 if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
@@ -46,6 +48,14 @@ class Resource:
         True
     """
 
+    #: What the handle is called in messages (``task.status is not loaded``).
+    _noun: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("_noun"):
+            cls._noun = cls.__name__.lower()
+
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
 
@@ -66,7 +76,25 @@ class Resource:
         return self._cluster.transport
 
     def _run(self, op: Op[T]) -> T:
+        """Run ``op`` with the sync driver. Inside an event loop this cluster
+        is used from asynchronously, an operation that would send a request
+        (or sleep) is refused: it would block the loop."""
+        if _in_async_use(self._cluster.transport):
+            try:
+                next(op)  # the first step, if any: nothing is sent yet
+            except StopIteration as stop:
+                return cast(T, stop.value)  # all it needed was in memory
+            op.close()
+            raise AsyncUsageError(
+                f"{self!r}: a sync request inside the event loop this cluster is used "
+                "from asynchronously would block it: await the method's async twin "
+                "(the same name with an 'a' prefix) instead"
+            )
         return self._cluster.transport.run(op)
+
+    async def _arun(self, op: Op[T]) -> T:
+        """Run ``op`` with the async driver (the twin of :meth:`_run`)."""
+        return await self._cluster.transport.arun(op)
 
     # identity
 
@@ -112,13 +140,41 @@ class Resource:
 
     # lazy data
 
-    def _cached(self, attr: str, load: Callable[[], Op[T]]) -> T:
-        """The value kept in ``attr``, loaded with ``load()`` the first time."""
+    def _cached(self, attr: str, load: Callable[[], Op[T]], name: str | None = None) -> T:
+        """The value kept in ``attr``, loaded with ``load()`` the first time.
+
+        Inside an event loop this cluster is used from asynchronously,
+        loading it raises :class:`~tcmodel.AsyncUsageError` saying what to
+        await: ``{noun}.a{name}()``, ``name`` being the property's (by
+        default, the name of the function calling this one)."""
+        value = self.__dict__.get(attr)
+        if value is not None:
+            return value  # type: ignore[no-any-return]
+        if _in_async_use(self._cluster.transport):
+            what = name or sys._getframe(1).f_code.co_name
+            raise AsyncUsageError(
+                f"{self._noun}.{what} is not loaded: await {self._noun}.a{what}() first"
+            )
+        return self._run(self._cache_op(attr, load))
+
+    async def _acached(self, attr: str, load: Callable[[], Op[T]]) -> T:
+        """The async twin of :meth:`_cached` (the same operation)."""
+        return await self._arun(self._cache_op(attr, load))
+
+    def _cache_op(self, attr: str, load: Callable[[], Op[T]]) -> Op[T]:
+        """The value kept in ``attr``, or ``load()`` run and kept there."""
         value = self.__dict__.get(attr, _MISSING)
         if value is _MISSING or value is None:
-            value = self._run(load())
+            value = yield from load()
             setattr(self, attr, value)
         return value  # type: ignore[no-any-return]
 
     def _is_cached(self, attr: str) -> bool:
         return self.__dict__.get(attr) is not None
+
+
+def _in_async_use(transport: Transport) -> bool:
+    """Whether this thread runs an event loop ``transport`` has made async
+    calls from (its async client of that loop exists)."""
+    loop = _running_loop()
+    return loop is not None and loop in transport._async_clients

@@ -37,12 +37,13 @@ import threading
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from tcmodel import upload
 from tcmodel._closing import Closing
+from tcmodel._twin import same_arguments
 from tcmodel.cluster import Cluster
 from tcmodel.credentials import Credentials
 from tcmodel.errors import ConnectionFailed, ServerError, TaskclusterError
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["BACKING_LOG", "EXCEPTION_REASONS", "KEEP_ALIVE_MARGIN", "LIVE_LOG", "Claim"]
 
 log = logging.getLogger("tcmodel")
+T = TypeVar("T")
 
 #: Where :meth:`Claim.log` puts the log, as generic-worker does.
 BACKING_LOG = "public/logs/live_backing.log"
@@ -256,8 +258,17 @@ class Claim(Closing):
     def _transport(self) -> Transport:
         return self.cluster.transport
 
-    def _run(self, op: Op[Any]) -> Any:
+    def _run(self, op: Op[T]) -> T:
         return self._transport.run(op)
+
+    async def _arun(self, op: Op[T]) -> T:
+        return await self._transport.arun(op)
+
+    def _locked(self, op: Op[T]) -> Op[T]:
+        """``op``, run holding the claim's lock: the keep-alive thread does
+        not reclaim meanwhile."""
+        with self._lock:
+            return (yield from op)
 
     def _call(self, entry: str, body: Any = None) -> Call:
         return Call.of("queue", entry, body=body, taskId=self.task_id, runId=self.run_id)
@@ -294,8 +305,28 @@ class Claim(Closing):
             True
             >>> _ = claim.completed()
         """
-        with self._lock:
-            self._run(self._reclaim_op())
+        self._run(self._locked(self._reclaim_op()))
+        return self
+
+    async def areclaim(self) -> Claim:
+        """The async twin of :meth:`reclaim`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-areclaim", payload={}, name="r")
+            >>> async def extend() -> bool:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-areclaim").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             before = claim.taken_until
+            ...             lc.advance(60)
+            ...             extended = (await claim.areclaim()).taken_until > before
+            ...             await claim.acompleted()
+            ...             return extended
+            >>> asyncio.run(extend())
+            True
+        """
+        await self._arun(self._locked(self._reclaim_op()))
         return self
 
     def _pause(self, margin: float) -> float:
@@ -388,10 +419,9 @@ class Claim(Closing):
         self._stop.set()
         return self.task
 
-    def _resolve(self, entry: str, body: Any = None) -> Task:
-        with self._lock:
-            task: Task = self._run(self._report_op(entry, body))
-        return task
+    def _exception_op(self, reason: str) -> Op[Task]:
+        check_choice("reason", reason, EXCEPTION_REASONS)
+        return self._locked(self._report_op("reportException", {"reason": reason}))
 
     def completed(self) -> Task:
         """Resolve the run ``completed`` (``queue.reportCompleted``); returns
@@ -410,7 +440,23 @@ class Claim(Closing):
             ...
             tcmodel.errors.RequestConflict: queue.reportFailed(...): 409 RequestConflict: ...
         """
-        return self._resolve("reportCompleted")
+        return self._run(self._locked(self._report_op("reportCompleted")))
+
+    async def acompleted(self) -> Task:
+        """The async twin of :meth:`completed`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-acompleted", payload={}, name="c")
+            >>> async def complete() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-acompleted").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             return (await claim.acompleted()).state
+            >>> asyncio.run(complete())
+            'completed'
+        """
+        return await self._arun(self._locked(self._report_op("reportCompleted")))
 
     def failed(self) -> Task:
         """Resolve the run ``failed`` (``queue.reportFailed``): the task ran
@@ -423,7 +469,23 @@ class Claim(Closing):
             >>> claim.failed().state
             'failed'
         """
-        return self._resolve("reportFailed")
+        return self._run(self._locked(self._report_op("reportFailed")))
+
+    async def afailed(self) -> Task:
+        """The async twin of :meth:`failed`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-afailed", payload={}, name="f")
+            >>> async def fail() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-afailed").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             return (await claim.afailed()).state
+            >>> asyncio.run(fail())
+            'failed'
+        """
+        return await self._arun(self._locked(self._report_op("reportFailed")))
 
     def exception(self, reason: str) -> Task:
         """Resolve the run ``exception`` with ``reason``, one of
@@ -443,12 +505,33 @@ class Claim(Closing):
             ...
             ValueError: reason must be one of worker-shutdown, ..., not 'tired'
         """
-        check_choice("reason", reason, EXCEPTION_REASONS)
-        return self._resolve("reportException", {"reason": reason})
+        return self._run(self._exception_op(reason))
+
+    async def aexception(self, reason: str) -> Task:
+        """The async twin of :meth:`exception`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-aexception", payload={}, name="e")
+            >>> async def give_up() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-aexception").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             task = await claim.aexception("worker-shutdown")
+            ...             return [r.state for r in task.runs]
+            >>> asyncio.run(give_up())
+            ['exception', 'pending']
+        """
+        return await self._arun(self._exception_op(reason))
 
     # artifacts
 
-    def upload(
+    def _made(self, name: str, op: Op[Any]) -> Op[Artifact]:
+        """Run ``op``, which creates artifact ``name`` of the run; its handle."""
+        yield from op
+        return self.run.artifact(name)
+
+    def _upload_op(
         self,
         name: str,
         source: upload.Source,
@@ -457,10 +540,28 @@ class Claim(Closing):
         storage_type: str = "object",
         gzip: bool = False,
         progress: ProgressLike = None,
-    ) -> Artifact:
-        """Create artifact ``name`` of the run holding ``source``: bytes,
-        text (``str``, as UTF-8), a path (streamed from disk) or a binary
-        file object. ``storage_type="object"`` goes through the object
+    ) -> Op[Artifact]:
+        op = upload.upload_op(
+            self._transport,
+            self.task_id,
+            self.run_id,
+            name,
+            source,
+            content_type=content_type,
+            expires=self._expires(expires),
+            storage_type=storage_type,
+            gzip=gzip,
+            progress=progress,
+        )
+        return self._made(name, op)
+
+    @same_arguments(_upload_op)
+    def upload(self, *args: Any, **kwargs: Any) -> Artifact:
+        """``upload(name, source, content_type=None, expires=None,
+        storage_type="object", gzip=False, progress=None)``: create artifact
+        ``name`` of the run holding ``source``: bytes, text (``str``, as
+        UTF-8), a path (streamed from disk) or a binary file object.
+        ``storage_type="object"`` goes through the object
         service (hashes recorded), ``"s3"`` to the queue's presigned URL;
         ``gzip`` sends it compressed with ``Content-Encoding: gzip``.
         ``content_type`` is guessed from the name when not given;
@@ -476,21 +577,26 @@ class Claim(Closing):
             {'a': 1}
             >>> _ = claim.completed()
         """
-        self._run(
-            upload.upload_op(
-                self._transport,
-                self.task_id,
-                self.run_id,
-                name,
-                source,
-                content_type=content_type,
-                expires=self._expires(expires),
-                storage_type=storage_type,
-                gzip=gzip,
-                progress=progress,
-            )
-        )
-        return self.run.artifact(name)
+        return self._run(self._upload_op(*args, **kwargs))
+
+    @same_arguments(_upload_op)
+    async def aupload(self, *args: Any, **kwargs: Any) -> Artifact:
+        """The async twin of :meth:`upload`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-aupload", payload={}, name="u")
+            >>> async def put() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-aupload").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             art = await claim.aupload("public/data.txt", "async data")
+            ...             await claim.acompleted()
+            ...             return await art.aread_text()
+            >>> asyncio.run(put())
+            'async data'
+        """
+        return await self._arun(self._upload_op(*args, **kwargs))
 
     def upload_dir(self, path: str | os.PathLike[str], prefix: str = "public/") -> list[Artifact]:
         """Upload every file under folder ``path`` (sorted, sub-folders
@@ -513,11 +619,40 @@ class Claim(Closing):
             public/site/sub/page.html text/html; charset=utf-8
             >>> _ = claim.completed()
         """
+        return self._run(self._upload_dir_op(path, prefix))
+
+    async def aupload_dir(
+        self, path: str | os.PathLike[str], prefix: str = "public/"
+    ) -> list[Artifact]:
+        """The async twin of :meth:`upload_dir`.
+
+        Example:
+            >>> import asyncio, tempfile, pathlib
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-aupload-dir", payload={}, name="d")
+            >>> async def put(folder: str) -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         tq = c.task_queue("proj/doc-aupload-dir")
+            ...         [claim] = await tq.aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             made = await claim.aupload_dir(folder, prefix="public/site/")
+            ...             await claim.acompleted()
+            ...             return [a.name for a in made]
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     _ = (pathlib.Path(tmp) / "index.html").write_text("<p>hi</p>")
+            ...     asyncio.run(put(tmp))
+            ['public/site/index.html']
+        """
+        return await self._arun(self._upload_dir_op(path, prefix))
+
+    def _upload_dir_op(self, path: str | os.PathLike[str], prefix: str) -> Op[list[Artifact]]:
         root = Path(path)
         if not root.is_dir():
             raise ValueError(f"{root} is not a folder")
         files = sorted(p for p in root.rglob("*") if p.is_file())
-        return [self.upload(prefix + f.relative_to(root).as_posix(), f) for f in files]
+        made = []
+        for f in files:
+            made.append((yield from self._upload_op(prefix + f.relative_to(root).as_posix(), f)))
+        return made
 
     def create_reference(self, name: str, url: str, content_type: str | None = None) -> Artifact:
         """Create a ``reference`` artifact: reading ``name`` redirects to
@@ -532,6 +667,29 @@ class Claim(Closing):
             'reference'
             >>> _ = claim.completed()
         """
+        return self._run(self._reference_op(name, url, content_type))
+
+    async def acreate_reference(
+        self, name: str, url: str, content_type: str | None = None
+    ) -> Artifact:
+        """The async twin of :meth:`create_reference`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-areference", payload={}, name="r")
+            >>> async def refer() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-areference").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             ref = await claim.acreate_reference("public/d.html", "https://example.com/d")
+            ...             await claim.acompleted()
+            ...             return (await ref.ainfo()).storage_type
+            >>> asyncio.run(refer())
+            'reference'
+        """
+        return await self._arun(self._reference_op(name, url, content_type))
+
+    def _reference_op(self, name: str, url: str, content_type: str | None) -> Op[Artifact]:
         op = upload.reference_op(
             self._transport,
             self.task_id,
@@ -541,8 +699,7 @@ class Claim(Closing):
             content_type=content_type,
             expires=self._expires(None),
         )
-        self._run(op)
-        return self.run.artifact(name)
+        return self._made(name, op)
 
     def create_link(
         self, name: str, artifact: Artifact | str, content_type: str | None = None
@@ -560,6 +717,32 @@ class Claim(Closing):
             'v1.2'
             >>> _ = claim.completed()
         """
+        return self._run(self._link_op(name, artifact, content_type))
+
+    async def acreate_link(
+        self, name: str, artifact: Artifact | str, content_type: str | None = None
+    ) -> Artifact:
+        """The async twin of :meth:`create_link`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-alink", payload={}, name="l")
+            >>> async def link() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-alink").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             target = await claim.aupload("public/app-2.0.txt", "v2.0")
+            ...             latest = await claim.acreate_link("public/app-latest.txt", target)
+            ...             await claim.acompleted()
+            ...             return await latest.aread_text()
+            >>> asyncio.run(link())
+            'v2.0'
+        """
+        return await self._arun(self._link_op(name, artifact, content_type))
+
+    def _link_op(
+        self, name: str, artifact: Artifact | str, content_type: str | None
+    ) -> Op[Artifact]:
         target = artifact if isinstance(artifact, str) else artifact.name
         op = upload.link_op(
             self._transport,
@@ -570,8 +753,7 @@ class Claim(Closing):
             content_type=content_type,
             expires=self._expires(None),
         )
-        self._run(op)
-        return self.run.artifact(name)
+        return self._made(name, op)
 
     def create_error(self, name: str, reason: str, message: str) -> Artifact:
         """Create an ``error`` artifact: reading ``name`` raises
@@ -590,6 +772,28 @@ class Claim(Closing):
             tcmodel.errors.ArtifactError: ...file-missing-on-worker...
             >>> _ = claim.completed()
         """
+        return self._run(self._error_op(name, reason, message))
+
+    async def acreate_error(self, name: str, reason: str, message: str) -> Artifact:
+        """The async twin of :meth:`create_error`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.create_task(task_queue_id="proj/doc-aerror", payload={}, name="e")
+            >>> async def fail_artifact() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-aerror").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             shot = await claim.acreate_error(
+            ...                 "public/shot.png", "file-missing-on-worker", "no display")
+            ...             await claim.acompleted()
+            ...             return (await shot.ainfo()).storage_type
+            >>> asyncio.run(fail_artifact())
+            'error'
+        """
+        return await self._arun(self._error_op(name, reason, message))
+
+    def _error_op(self, name: str, reason: str, message: str) -> Op[Artifact]:
         op = upload.error_op(
             self._transport,
             self.task_id,
@@ -599,8 +803,7 @@ class Claim(Closing):
             message,
             expires=self._expires(None),
         )
-        self._run(op)
-        return self.run.artifact(name)
+        return self._made(name, op)
 
     def log(self, text_or_path: str | os.PathLike[str], storage_type: str = "object") -> Artifact:
         """Upload the task's log as generic-worker does: gzipped
@@ -618,8 +821,33 @@ class Claim(Closing):
             >>> cluster.task(t.task_id).log().splitlines()[-1]
             '[taskcluster] exit code 0'
         """
-        self.upload(BACKING_LOG, text_or_path, _LOG_TYPE, storage_type=storage_type, gzip=True)
-        return self.create_link(LIVE_LOG, BACKING_LOG, _LOG_TYPE)
+        return self._run(self._log_op(text_or_path, storage_type))
+
+    async def alog(
+        self, text_or_path: str | os.PathLike[str], storage_type: str = "object"
+    ) -> Artifact:
+        """The async twin of :meth:`log`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc-alog", payload={}, name="g")
+            >>> async def log() -> str:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-alog").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             live = await claim.alog("async hello\\n")
+            ...             await claim.acompleted()
+            ...             return live.name
+            >>> asyncio.run(log()), cluster.task(t.task_id).log()
+            ('public/logs/live.log', 'async hello\\n')
+        """
+        return await self._arun(self._log_op(text_or_path, storage_type))
+
+    def _log_op(self, text_or_path: str | os.PathLike[str], storage_type: str) -> Op[Artifact]:
+        yield from self._upload_op(
+            BACKING_LOG, text_or_path, _LOG_TYPE, storage_type=storage_type, gzip=True
+        )
+        return (yield from self._link_op(LIVE_LOG, BACKING_LOG, _LOG_TYPE))
 
     # lifetime
 

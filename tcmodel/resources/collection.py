@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from tcmodel.errors import TaskclusterError
-from tcmodel.transport import Call, Op, Page, Pager, Transport, parsing
+from tcmodel.transport import Call, Op, Page, Pager, Transport, map_op, parsing
 
 if TYPE_CHECKING:
     from tcmodel.display.views import Printer
@@ -74,8 +74,11 @@ class Listing(Generic[T]):
         given collection), and for which ``predicate`` is true.
 
         Example:
-            >>> # group.tasks().filter(state=("failed", "exception"))
-            >>> # group.tasks().filter(lambda t: t.name.startswith("test-"))
+            >>> listed = cluster.task_group(group.task_group_id).tasks()
+            >>> len(list(listed.filter(state=("failed", "exception"))))
+            3
+            >>> len(list(listed.filter(lambda t: t.name.startswith("lint-"))))
+            5
         """
         if self._item_type is not None:
             unknown = [f for f in fields if not hasattr(self._item_type, f)]
@@ -91,7 +94,8 @@ class Listing(Generic[T]):
         """Stop after ``n`` items (after filtering); no page past them is fetched.
 
         Example:
-            >>> # first_ten = list(group.tasks().limit(10))
+            >>> len(list(cluster.task_group(group.task_group_id).tasks().limit(10)))
+            10
         """
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"limit must be a non-negative integer, not {n!r}")
@@ -101,7 +105,8 @@ class Listing(Generic[T]):
         """Ask for ``n`` items per request (the services cap it at 1000).
 
         Example:
-            >>> # group.tasks().page_size(200)
+            >>> len(list(cluster.task_group(group.task_group_id).tasks().page_size(20).pages()))
+            3
         """
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"page size must be a positive integer, not {n!r}")
@@ -128,7 +133,9 @@ class Listing(Generic[T]):
         """Yield one list of (filtered) items per request.
 
         Example:
-            >>> # for page in group.tasks().pages(): print(len(page))
+            >>> listing = cluster.task_group(group.task_group_id).tasks().page_size(20)
+            >>> [len(page) for page in listing.pages()]
+            [20, 20, 1]
         """
         walk = self._walk()
         if walk.done():
@@ -142,7 +149,13 @@ class Listing(Generic[T]):
         """The async form of :meth:`pages` (same requests, async client).
 
         Example:
-            >>> # async for page in group.tasks().apages(): ...
+            >>> import asyncio
+            >>> async def sizes() -> list[int]:
+            ...     async with lc.connect() as c:
+            ...         listing = c.task_group(group.task_group_id).tasks().page_size(20)
+            ...         return [len(page) async for page in listing.apages()]
+            >>> asyncio.run(sizes())
+            [20, 20, 1]
         """
         walk = self._walk()
         if walk.done():
@@ -162,21 +175,61 @@ class Listing(Generic[T]):
                 yield item
 
     def first(self) -> T | None:
-        """The first item, or ``None`` (fetches as little as it can).
+        """The first item, or ``None`` (fetches as little as it can: the
+        pages up to the first item that passes the filters).
 
         Example:
-            >>> # group.tasks().filter(state="failed").first()
+            >>> failed = cluster.task_group(group.task_group_id).tasks().filter(state="failed")
+            >>> failed.first().state
+            'failed'
         """
-        return next(iter(self), None)
+        return self._transport.run(self._first())
 
-    def _all(self) -> Op[list[T]]:
-        """Every (filtered) item, as one operation (for code that polls, run
-        by the sync and async drivers alike)."""
+    async def afirst(self) -> T | None:
+        """The async form of :meth:`first` (the same requests).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str | None:
+            ...     async with lc.connect() as c:
+            ...         found = await c.task_group(group.task_group_id).tasks().filter(
+            ...             state="failed").afirst()
+            ...         return found.state if found is not None else None
+            >>> asyncio.run(main())
+            'failed'
+        """
+        return await self._transport.arun(self._first())
+
+    async def alist(self) -> list[T]:
+        """Every (filtered) item, all pages fetched with the async client
+        (one request per page, as ``list(listing)``).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         failed = c.task_group(group.task_group_id).tasks().filter(state="failed")
+            ...         return sorted(t.name for t in await failed.alist())
+            >>> asyncio.run(main())
+            ['lint-eslint', 'test-macosx64-opt-perf', 'test-win64-debug-ui']
+        """
+        return await self._transport.arun(self._all())
+
+    def _all(self, first: bool = False) -> Op[list[T]]:
+        """Every (filtered) item, or with ``first`` the items of the pages up
+        to the first that gives one, as one operation (run by the sync and
+        async drivers alike)."""
         walk = self._walk()
         items: list[T] = []
-        while not walk.done() and (call := walk.pager.next_call()) is not None:
+        while not (walk.done() or (first and items)):
+            call = walk.pager.next_call()
+            if call is None:
+                break
             items += walk.take(walk.pager.accept((yield from self._transport.call(call))))
         return items
+
+    def _first(self) -> Op[T | None]:
+        return map_op(self._all(first=True), lambda items: items[0] if items else None)
 
     # tables
 
@@ -194,6 +247,23 @@ class Listing(Generic[T]):
 
         return records(self)
 
+    async def ato_records(self) -> list[dict[str, Any]]:
+        """The async form of :meth:`to_records` (the items of a listing carry
+        their data: no request beyond the pages).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> list[dict[str, Any]]:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).tasks().ato_records()
+            >>> rows = asyncio.run(main())
+            >>> len(rows), rows[0]["task_id"] in {t.task_id for t in tasks.values()}
+            (41, True)
+        """
+        from tcmodel.display.records import records
+
+        return records(await self.alist())
+
     def to_dataframe(self) -> Any:
         """Every item (all pages) as a ``pandas.DataFrame`` of
         :meth:`to_records`, with datetime, timedelta and categorical
@@ -205,10 +275,26 @@ class Listing(Generic[T]):
             >>> sorted(df["name"]), str(df["state"].dtype)
             (['lint-eslint', 'test-macosx64-opt-perf', 'test-win64-debug-ui'], 'category')
         """
+        return self._frame(self.to_records())
+
+    async def ato_dataframe(self) -> Any:
+        """The async form of :meth:`to_dataframe`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> Any:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).tasks().ato_dataframe()
+            >>> asyncio.run(main()).shape[0]
+            41
+        """
+        return self._frame(await self.ato_records())
+
+    def _frame(self, rows: list[dict[str, Any]]) -> Any:
         from tcmodel.display.records import columns
         from tcmodel.display.tables import dataframe
 
-        return dataframe(self.to_records(), columns(self._item_type))
+        return dataframe(rows, columns(self._item_type))
 
     # notebook display: a preview of the first page (one request, kept)
 

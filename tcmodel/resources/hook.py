@@ -202,10 +202,23 @@ class Hook(Resource):
             >>> cluster.hook("demo", "nightly").definition.metadata.name
             'nightly'
         """
-        return self._cached(
-            "_definition",
-            lambda: self._transport.call(self._call("hook"), convert=HookDefinition._from_json),
-        )
+        return self._cached("_definition", self._load_definition)
+
+    async def adefinition(self) -> HookDefinition:
+        """The async twin of :attr:`definition`.
+
+        Example:
+            >>> import asyncio
+            >>> async def name() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.hook("demo", "nightly").adefinition()).metadata.name
+            >>> asyncio.run(name())
+            'nightly'
+        """
+        return await self._acached("_definition", self._load_definition)
+
+    def _load_definition(self) -> Op[HookDefinition]:
+        return self._transport.call(self._call("hook"), convert=HookDefinition._from_json)
 
     @property
     def status(self) -> HookStatus:
@@ -216,10 +229,23 @@ class Hook(Resource):
             >>> cluster.hook("demo", "nightly").status.result in ("success", "error", "no-fire")
             True
         """
-        call = self._call("getHookStatus")
-        return self._cached(
-            "_status", lambda: self._transport.call(call, convert=HookStatus._from_json)
-        )
+        return self._cached("_status", self._load_status)
+
+    async def astatus(self) -> HookStatus:
+        """The async twin of :attr:`status`.
+
+        Example:
+            >>> import asyncio
+            >>> async def result() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.hook("demo", "nightly").astatus()).result
+            >>> asyncio.run(result()) in ("success", "error", "no-fire")
+            True
+        """
+        return await self._acached("_status", self._load_status)
+
+    def _load_status(self) -> Op[HookStatus]:
+        return self._transport.call(self._call("getHookStatus"), convert=HookStatus._from_json)
 
     @property
     def loaded(self) -> bool:
@@ -256,7 +282,24 @@ class Hook(Resource):
             >>> made.definition.payload["branch"]
             'main'
         """
-        answer = self._run(self._transport.call(self._call("triggerHook", dict(payload or {}))))
+        return self._run(self._trigger_op(payload))
+
+    async def atrigger(self, payload: Mapping[str, Any] | None = None) -> Task | None:
+        """The async twin of :meth:`trigger`.
+
+        Example:
+            >>> import asyncio
+            >>> async def fire() -> str:
+            ...     async with lc.connect() as c:
+            ...         made = await c.hook("demo", "nightly").atrigger({"branch": "async"})
+            ...         return (await made.adefinition()).payload["branch"]
+            >>> asyncio.run(fire())
+            'async'
+        """
+        return await self._arun(self._trigger_op(payload))
+
+    def _trigger_op(self, payload: Mapping[str, Any] | None) -> Op[Task | None]:
+        answer = yield from self._transport.call(self._call("triggerHook", dict(payload or {})))
         self._status = None  # a new firing
         return self._task(answer)
 
@@ -285,12 +328,12 @@ class Hook(Resource):
 
     # trigger tokens
 
-    def _token(self, name: str) -> TriggerToken:
+    def _token(self, name: str) -> Op[TriggerToken]:
         def convert(answer: Any) -> TriggerToken:
             token = answer.get("token") if isinstance(answer, dict) else None
             return TriggerToken(f"{self._hook_group_id}/{self._hook_id}", token)
 
-        return self._run(self._transport.call(self._call(name), convert=convert))
+        return self._transport.call(self._call(name), convert=convert)
 
     def get_token(self) -> TriggerToken:
         """The hook's trigger token (``getTriggerToken``), hidden in reprs.
@@ -299,7 +342,20 @@ class Hook(Resource):
             >>> cluster.hook("demo", "nightly").get_token()
             <TriggerToken of hook 'demo/nightly' (hidden: read .value)>
         """
-        return self._token("getTriggerToken")
+        return self._run(self._token("getTriggerToken"))
+
+    async def aget_token(self) -> TriggerToken:
+        """The async twin of :meth:`get_token`.
+
+        Example:
+            >>> import asyncio
+            >>> async def token() -> TriggerToken:
+            ...     async with lc.connect() as c:
+            ...         return await c.hook("demo", "nightly").aget_token()
+            >>> asyncio.run(token()) == cluster.hook("demo", "nightly").get_token()
+            True
+        """
+        return await self._arun(self._token("getTriggerToken"))
 
     def reset_token(self) -> TriggerToken:
         """Make a new trigger token, which the old one stops working for
@@ -312,14 +368,28 @@ class Hook(Resource):
             >>> new != old, new == h.get_token()
             (True, True)
         """
-        return self._token("resetTriggerToken")
+        return self._run(self._token("resetTriggerToken"))
+
+    async def areset_token(self) -> TriggerToken:
+        """The async twin of :meth:`reset_token`.
+
+        Example:
+            >>> import asyncio
+            >>> old = cluster.hook("demo", "nightly").get_token()
+            >>> async def reset() -> TriggerToken:
+            ...     async with lc.connect() as c:
+            ...         return await c.hook("demo", "nightly").areset_token()
+            >>> asyncio.run(reset()) != old
+            True
+        """
+        return await self._arun(self._token("resetTriggerToken"))
 
     # changes
 
-    def _put(self, name: str, definition: Mapping[str, Any] | HookDefinition) -> Hook:
+    def _put(self, name: str, definition: Mapping[str, Any] | HookDefinition) -> Op[Hook]:
         body = definition.raw if isinstance(definition, HookDefinition) else dict(definition)
         call = self._call(name, body)
-        self._definition = self._run(self._transport.call(call, convert=HookDefinition._from_json))
+        self._definition = yield from self._transport.call(call, convert=HookDefinition._from_json)
         return self
 
     def create(self, definition: Mapping[str, Any] | HookDefinition) -> Hook:
@@ -336,7 +406,21 @@ class Hook(Resource):
             >>> h
             <Hook 'doc' hookGroupId='demo' hookId='doc-create'>
         """
-        return self._put("createHook", definition)
+        return self._run(self._put("createHook", definition))
+
+    async def acreate(self, definition: Mapping[str, Any] | HookDefinition) -> Hook:
+        """The async twin of :meth:`create`.
+
+        Example:
+            >>> import asyncio
+            >>> async def make() -> Hook:
+            ...     async with lc.connect() as c:
+            ...         return await c.hook("demo", "doc-acreate").acreate({"metadata": {
+            ...             "name": "doc", "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> asyncio.run(make())
+            <Hook 'doc' hookGroupId='demo' hookId='doc-acreate'>
+        """
+        return await self._arun(self._put("createHook", definition))
 
     def update(self, definition: Mapping[str, Any] | HookDefinition) -> Hook:
         """Replace the hook's definition (``updateHook``); returns the hook
@@ -349,7 +433,24 @@ class Hook(Resource):
             >>> h.update(body).definition.schedule
             ('0 0 3 * * *',)
         """
-        return self._put("updateHook", definition)
+        return self._run(self._put("updateHook", definition))
+
+    async def aupdate(self, definition: Mapping[str, Any] | HookDefinition) -> Hook:
+        """The async twin of :meth:`update`.
+
+        Example:
+            >>> import asyncio
+            >>> h = cluster.hook("demo", "doc-aupdate").create({
+            ...     "metadata": {"name": "doc", "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> async def change() -> tuple[str, ...]:
+            ...     async with lc.connect() as c:
+            ...         body = {**h.definition.raw, "schedule": ["0 0 4 * * *"]}
+            ...         changed = await c.hook("demo", "doc-aupdate").aupdate(body)
+            ...         return changed.definition.schedule
+            >>> asyncio.run(change())
+            ('0 0 4 * * *',)
+        """
+        return await self._arun(self._put("updateHook", definition))
 
     def remove(self) -> None:
         """Remove the hook (``removeHook``).
@@ -361,7 +462,26 @@ class Hook(Resource):
             >>> "doc-remove" in [h.hook_id for h in cluster.hooks("demo")]
             False
         """
-        self._run(self._transport.call(self._call("removeHook")))
+        self._run(self._remove_op())
+
+    async def aremove(self) -> None:
+        """The async twin of :meth:`remove`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.hook("demo", "doc-aremove").create({
+            ...     "metadata": {"name": "doc", "description": "", "owner": "a@b.c"}, "task": {}})
+            >>> async def remove() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.hook("demo", "doc-aremove").aremove()
+            >>> asyncio.run(remove())
+            >>> "doc-aremove" in [h.hook_id for h in cluster.hooks("demo")]
+            False
+        """
+        await self._arun(self._remove_op())
+
+    def _remove_op(self) -> Op[None]:
+        yield from self._transport.call(self._call("removeHook"))
         self._definition = None
         self._status = None
 

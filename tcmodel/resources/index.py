@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tcmodel._twin import same_arguments
 from tcmodel.api import endpoint
 from tcmodel.download import DownloadResult, Progress, read_artifact_op
 from tcmodel.models import IndexedTask, ModelDataError, NamespaceInfo
@@ -79,7 +80,8 @@ class Namespace(Resource):
         """The dotted namespace (its identity; read-only).
 
         Example:
-            >>> # cluster.index("a.b").namespace  ->  'a.b'
+            >>> cluster.index("a.b").namespace
+            'a.b'
         """
         return self._namespace
 
@@ -115,7 +117,8 @@ class Namespace(Resource):
         """The last word of the namespace.
 
         Example:
-            >>> # cluster.index("project.app.latest").name  ->  'latest'
+            >>> cluster.index("project.app.latest").name
+            'latest'
         """
         return self.namespace.rsplit(".", 1)[-1]
 
@@ -123,7 +126,8 @@ class Namespace(Resource):
         """The namespace one level down (no request).
 
         Example:
-            >>> # cluster.index("project").child("app")
+            >>> cluster.index("project").child("app")
+            <Namespace namespace='project.app'>
         """
         return Namespace(self.cluster, f"{self.namespace}.{name}" if self.namespace else name)
 
@@ -139,9 +143,26 @@ class Namespace(Resource):
         """The index entry at this path (``findTask``).
 
         Example:
-            >>> # cluster.index("project.app.latest").entry().rank
+            >>> cluster.index("project.app.linux64-opt.latest").entry().task_id == build.task_id
+            True
         """
-        return self._run(self._transport.call(self._call("findTask"), convert=self._entry))
+        return self._run(self._entry_op())
+
+    async def aentry(self) -> IndexEntry:
+        """The async form of :meth:`entry`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.index("project.app.linux64-opt.latest").aentry()).name
+            >>> asyncio.run(main())
+            'latest'
+        """
+        return await self._arun(self._entry_op())
+
+    def _entry_op(self) -> Op[IndexEntry]:
+        return self._transport.call(self._call("findTask"), convert=self._entry)
 
     def _entry(self, raw: Any) -> IndexEntry:
         """An entry from an answer, with its task (so an id that is no
@@ -154,9 +175,26 @@ class Namespace(Resource):
         """The task indexed at this path (``findTask``; one request).
 
         Example:
-            >>> # cluster.index("project.app.latest").find().state
+            >>> cluster.index("project.app.linux64-opt.latest").find().name
+            'build-linux64-opt'
         """
         return self.entry().task
+
+    async def afind(self) -> Task:
+        """The async form of :meth:`find` (one request; the task's data is
+        then loaded with ``await task.astatus()`` …).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         found = await c.index("project.app.linux64-opt.latest").afind()
+            ...         await found.adefinition()
+            ...         return found.name
+            >>> asyncio.run(main())
+            'build-linux64-opt'
+        """
+        return (await self.aentry()).task
 
     def artifact(self, name: str) -> IndexedArtifact:
         """Artifact ``name`` of the latest run of the task indexed here (no
@@ -186,11 +224,26 @@ class Namespace(Resource):
         """
         return self._run(find_tasks(self.cluster, paths, under=self.namespace))
 
+    async def afind_tasks(self, paths: Iterable[str]) -> FoundTasks:
+        """The async form of :meth:`find_tasks` (the same requests).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> tuple[str, ...]:
+            ...     async with lc.connect() as c:
+            ...         found = await c.index("project.app").afind_tasks(["nope"])
+            ...         return found.missing
+            >>> asyncio.run(main())
+            ('nope',)
+        """
+        return await self._arun(find_tasks(self.cluster, paths, under=self.namespace))
+
     def namespaces(self) -> Listing[Namespace]:
         """The namespaces directly below this one (lazily paged).
 
         Example:
-            >>> # [n.namespace for n in cluster.index("project").namespaces()]
+            >>> [n.namespace for n in cluster.index("project").namespaces()]
+            ['project.app']
         """
         cluster = self.cluster
 
@@ -207,8 +260,9 @@ class Namespace(Resource):
         reading their states costs one bulk request per page.
 
         Example:
-            >>> # [(e.name, e.task_id) for e in cluster.index("project.app").tasks()]
-            >>> # [e.task.state for e in cluster.index("project.app").tasks()]
+            >>> entries = list(cluster.index("project.app.linux64-opt").tasks())
+            >>> [(e.name, e.task_id == build.task_id) for e in entries]
+            [('latest', True)]
         """
         cluster = self.cluster
         batch: list[TaskBatch] = []  # the current page's
@@ -243,26 +297,73 @@ class Namespace(Resource):
         :func:`~tcmodel.from_now` offset; by default one year.
 
         Example:
-            >>> # cluster.index("project.app.latest").insert(task, rank=42)
+            >>> entry = cluster.index("doc.insert.latest").insert(build, rank=42)
+            >>> entry.rank, entry.task_id == build.task_id
+            (42, True)
         """
-        task_id = task.task_id if isinstance(task, Task) else Task(self.cluster, task).task_id
+        return self._run(self._insert_op(task, rank=rank, data=data, expires=expires))
+
+    @same_arguments(insert)
+    async def ainsert(self, *args: Any, **kwargs: Any) -> IndexEntry:
+        """The async form of :meth:`insert` (the same arguments).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> float:
+            ...     async with lc.connect() as c:
+            ...         return (await c.index("doc.ainsert.latest").ainsert(build, rank=7)).rank
+            >>> asyncio.run(main())
+            7
+        """
+        return await self._arun(self._insert_op(*args, **kwargs))
+
+    def _insert_op(
+        self,
+        task: Task | str,
+        *,
+        rank: float = 0,
+        data: dict[str, Any] | None = None,
+        expires: datetime | str | None = None,
+    ) -> Op[IndexEntry]:
         from tcmodel.resources._dates import json_date
 
+        task_id = task.task_id if isinstance(task, Task) else Task(self.cluster, task).task_id
         body = {
             "taskId": task_id,
             "rank": rank,
             "data": data or {},
             "expires": json_date(self._transport, "1 year" if expires is None else expires),
         }
-        return self._run(self._transport.call(self._call("insertTask", body), convert=self._entry))
+        return self._transport.call(self._call("insertTask", body), convert=self._entry)
 
     def delete(self) -> None:
         """Remove the entry at this path (``deleteTask``).
 
         Example:
-            >>> # cluster.index("project.app.old").delete()
+            >>> cluster.index("doc.delete.latest").insert(build).namespace
+            'doc.delete.latest'
+            >>> cluster.index("doc.delete.latest").delete()
+            >>> cluster.index("doc.delete.latest").find()
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.NotFound: index.findTask(indexPath='doc.delete.latest'): 404 ...
         """
         self._run(self._transport.call(self._call("deleteTask")))
+
+    async def adelete(self) -> None:
+        """The async form of :meth:`delete`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.index("doc.adelete.latest").insert(build)
+            >>> async def main() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.index("doc.adelete.latest").adelete()
+            >>> asyncio.run(main())
+            >>> cluster.index("doc.adelete").find_tasks(["latest"]).missing
+            ('latest',)
+        """
+        await self._arun(self._transport.call(self._call("deleteTask")))
 
 
 class IndexEntry(Resource):
@@ -317,7 +418,8 @@ class IndexEntry(Resource):
         """The entry's full index path.
 
         Example:
-            >>> # cluster.index("project.app.latest").find().namespace  ->  'project.app.latest'
+            >>> cluster.index("project.app.linux64-opt.latest").entry().namespace
+            'project.app.linux64-opt.latest'
         """
         return self.entry.namespace
 
@@ -336,7 +438,8 @@ class IndexEntry(Resource):
         """The indexed task's id.
 
         Example:
-            >>> # cluster.index("project.app.latest").find().task_id  ->  'Dx4tPEtaRpeIeWpbTD0uHw'
+            >>> cluster.index("project.app.linux64-opt.latest").entry().task_id == build.task_id
+            True
         """
         return self.entry.task_id
 
@@ -346,7 +449,9 @@ class IndexEntry(Resource):
         data loads once, or in bulk for the entries of a listing's page).
 
         Example:
-            >>> # [e.task.state for e in cluster.index("project.app").tasks()]  # bulk-loaded
+            >>> entries = cluster.index("project.app.linux64-opt").tasks()
+            >>> [e.task.state for e in entries]  # bulk-loaded
+            ['completed']
         """
         if self._task is None:
             self._task = Task(self.cluster, self.entry.task_id)
@@ -357,7 +462,8 @@ class IndexEntry(Resource):
         """The entry's rank (a higher rank wins).
 
         Example:
-            >>> # entry.rank  ->  42.0
+            >>> cluster.index("project.app.linux64-opt.latest").entry().rank
+            0
         """
         return self.entry.rank
 
@@ -366,7 +472,8 @@ class IndexEntry(Resource):
         """The data stored with the entry.
 
         Example:
-            >>> # entry.data  ->  {'revision': 'abc123'}
+            >>> cluster.index("project.app.linux64-opt.latest").entry().data
+            {}
         """
         return self.entry.data
 
@@ -375,7 +482,8 @@ class IndexEntry(Resource):
         """When the entry expires.
 
         Example:
-            >>> # entry.expires.isoformat()  ->  '2025-01-31T12:00:00+00:00'
+            >>> cluster.index("project.app.linux64-opt.latest").entry().expires.utcoffset()
+            datetime.timedelta(0)
         """
         return self.entry.expires
 
@@ -464,6 +572,7 @@ class IndexedArtifact(Artifact):
         'https://tc.example.com/api/index/v1/task/project.app.latest/artifacts/public%2Fapp.tar.gz'
     """
 
+    _noun = "artifact"
     # A placeholder for the base class, which wants a taskId: this one's is
     # found through the index (see ``task_id``).
     _UNKNOWN = "AAAAAAAAQACAAAAAAAAAAA"
@@ -504,6 +613,22 @@ class IndexedArtifact(Artifact):
         """
         if self._found is None:
             self._found = self._index.entry().task_id
+        return self._found
+
+    async def atask_id(self) -> str:
+        """The async form of :attr:`task_id`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         a = c.index("project.app.linux64-opt.latest").artifact(art.name)
+            ...         return await a.atask_id()
+            >>> asyncio.run(main()) == build.task_id
+            True
+        """
+        if self._found is None:
+            self._found = (await self._index.aentry()).task_id
         return self._found
 
     def refresh(self) -> IndexedArtifact:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tcmodel._twin import same_arguments
 from tcmodel.models_services import DenylistedAddress
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
@@ -61,12 +62,9 @@ class Notify(Resource):
         a plain-text ``OK`` when it did, nothing (204) when it dropped it."""
         return map_op(self._transport.call(Call.of("notify", name, body=body)), _acted)
 
-    def _send(self, name: str, body: dict[str, Any]) -> bool:
-        return self._run(self._post(name, body))
-
     # messages
 
-    def email(
+    def _email_op(
         self,
         address: str,
         subject: str,
@@ -75,18 +73,7 @@ class Notify(Resource):
         link: tuple[str, str] | Mapping[str, str] | None = None,
         reply_to: str | None = None,
         template: str | None = None,
-    ) -> bool:
-        """Email ``address`` (``notify.email``): ``content`` is Markdown;
-        ``link`` a ``(text, href)`` button; ``template`` ``"simple"`` or
-        ``"fullscreen"``. Whether it was sent (``False``: a duplicate).
-
-        Example:
-            >>> cluster.notify.email("qa@example.com", "Report", "**3** failures",
-            ...                      link=("Open the group", "https://tc.example.com/g"))
-            True
-            >>> lc.notifications[-1].body["link"]
-            {'text': 'Open the group', 'href': 'https://tc.example.com/g'}
-        """
+    ) -> Op[bool]:
         check_choice("template", template, ("simple", "fullscreen"))
         body = _given(
             address=address,
@@ -96,9 +83,39 @@ class Notify(Resource):
             replyTo=reply_to,
             template=template,
         )
-        return self._send("email", body)
+        return self._post("email", body)
 
-    def matrix(
+    @same_arguments(_email_op)
+    def email(self, *args: Any, **kwargs: Any) -> bool:
+        """Email ``address`` (``notify.email(address, subject, content)``):
+        ``content`` is Markdown; keywords ``link`` (a ``(text, href)``
+        button), ``reply_to``, ``template`` (``"simple"`` or
+        ``"fullscreen"``). Whether it was sent (``False``: a duplicate).
+
+        Example:
+            >>> cluster.notify.email("qa@example.com", "Report", "**3** failures",
+            ...                      link=("Open the group", "https://tc.example.com/g"))
+            True
+            >>> lc.notifications[-1].body["link"]
+            {'text': 'Open the group', 'href': 'https://tc.example.com/g'}
+        """
+        return self._run(self._email_op(*args, **kwargs))
+
+    @same_arguments(_email_op)
+    async def aemail(self, *args: Any, **kwargs: Any) -> bool:
+        """The async twin of :meth:`email`.
+
+        Example:
+            >>> import asyncio
+            >>> async def send() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return await c.notify.aemail("qa@example.com", "Async", "sent")
+            >>> asyncio.run(send()), lc.notifications[-1].body["subject"]
+            (True, 'Async')
+        """
+        return await self._arun(self._email_op(*args, **kwargs))
+
+    def _matrix_op(
         self,
         room_id: str,
         body: str,
@@ -106,22 +123,42 @@ class Notify(Resource):
         formatted_body: str | None = None,
         format: str | None = None,
         msgtype: str | None = None,
-    ) -> bool:
-        """Post ``body`` to Matrix room ``room_id`` (``notify.matrix``);
-        ``formatted_body`` in ``format`` (e.g. ``org.matrix.custom.html``).
+    ) -> Op[bool]:
+        check_choice("msgtype", msgtype, ("m.notice", "m.text", "m.emote"))
+        message = _given(
+            roomId=room_id, body=body, formattedBody=formatted_body, format=format, msgtype=msgtype
+        )
+        return self._post("matrix", message)
+
+    @same_arguments(_matrix_op)
+    def matrix(self, *args: Any, **kwargs: Any) -> bool:
+        """Post ``body`` to Matrix room ``room_id`` (``notify.matrix(room_id,
+        body)``); keywords ``formatted_body`` in ``format`` (e.g.
+        ``org.matrix.custom.html``) and ``msgtype``.
 
         Example:
             >>> lc.state.notify.channels.add("matrix")
             >>> cluster.notify.matrix("!room:example.com", "deployed")
             True
         """
-        check_choice("msgtype", msgtype, ("m.notice", "m.text", "m.emote"))
-        message = _given(
-            roomId=room_id, body=body, formattedBody=formatted_body, format=format, msgtype=msgtype
-        )
-        return self._send("matrix", message)
+        return self._run(self._matrix_op(*args, **kwargs))
 
-    def slack(
+    @same_arguments(_matrix_op)
+    async def amatrix(self, *args: Any, **kwargs: Any) -> bool:
+        """The async twin of :meth:`matrix`.
+
+        Example:
+            >>> import asyncio
+            >>> lc.state.notify.channels.add("matrix")
+            >>> async def post() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return await c.notify.amatrix("!room:example.com", "async deployed")
+            >>> asyncio.run(post())
+            True
+        """
+        return await self._arun(self._matrix_op(*args, **kwargs))
+
+    def _slack_op(
         self,
         channel_id: str,
         text: str,
@@ -130,15 +167,7 @@ class Notify(Resource):
         attachments: Sequence[Any] | None = None,
         unfurl_links: bool | None = None,
         unfurl_media: bool | None = None,
-    ) -> bool:
-        """Post ``text`` to Slack channel ``channel_id`` (``notify.slack``),
-        with optional Block Kit ``blocks`` and ``attachments``. ``False``
-        when notify dropped it (no Slack set up, or a duplicate).
-
-        Example:
-            >>> cluster.notify.slack("C0123", "deployed")  # no Slack on the local cluster
-            False
-        """
+    ) -> Op[bool]:
         message = _given(
             channelId=channel_id,
             text=text,
@@ -147,7 +176,37 @@ class Notify(Resource):
             unfurlLinks=unfurl_links,
             unfurlMedia=unfurl_media,
         )
-        return self._send("slack", message)
+        return self._post("slack", message)
+
+    @same_arguments(_slack_op)
+    def slack(self, *args: Any, **kwargs: Any) -> bool:
+        """Post ``text`` to Slack channel ``channel_id`` (``notify.slack(channel_id,
+        text)``), with optional Block Kit ``blocks`` and ``attachments``
+        (keywords; also ``unfurl_links``, ``unfurl_media``). ``False`` when
+        notify dropped it (no Slack set up, or a duplicate).
+
+        Example:
+            >>> cluster.notify.slack("C0123", "deployed")  # no Slack on the local cluster
+            False
+        """
+        return self._run(self._slack_op(*args, **kwargs))
+
+    @same_arguments(_slack_op)
+    async def aslack(self, *args: Any, **kwargs: Any) -> bool:
+        """The async twin of :meth:`slack`.
+
+        Example:
+            >>> import asyncio
+            >>> async def post() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return await c.notify.aslack("C0123", "deployed")
+            >>> asyncio.run(post())  # no Slack on the local cluster
+            False
+        """
+        return await self._arun(self._slack_op(*args, **kwargs))
+
+    def _pulse_op(self, routing_key: str, message: Mapping[str, Any]) -> Op[bool]:
+        return self._post("pulse", {"routingKey": routing_key, "message": dict(message)})
 
     def pulse(self, routing_key: str, message: Mapping[str, Any]) -> bool:
         """Publish ``message`` (a JSON object) on Pulse with ``routing_key``
@@ -157,7 +216,20 @@ class Notify(Resource):
             >>> cluster.notify.pulse("project.ci.done", {"revision": "abc123"})
             True
         """
-        return self._send("pulse", {"routingKey": routing_key, "message": dict(message)})
+        return self._run(self._pulse_op(routing_key, message))
+
+    async def apulse(self, routing_key: str, message: Mapping[str, Any]) -> bool:
+        """The async twin of :meth:`pulse`.
+
+        Example:
+            >>> import asyncio
+            >>> async def publish() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return await c.notify.apulse("project.ci.adone", {"revision": "abc"})
+            >>> asyncio.run(publish())
+            True
+        """
+        return await self._arun(self._pulse_op(routing_key, message))
 
     # the deny list
 
@@ -192,7 +264,22 @@ class Notify(Resource):
             tcmodel.errors.BadRequest: notify.email(): 400 DenylistedAddress: ...
             >>> cluster.notify.allow("email", "doc-deny@example.com")
         """
-        self._send("addDenylistAddress", self._address(kind, address))
+        self._run(self._post("addDenylistAddress", self._address(kind, address)))
+
+    async def adeny(self, kind: str, address: str) -> None:
+        """The async twin of :meth:`deny`.
+
+        Example:
+            >>> import asyncio
+            >>> async def deny() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.notify.adeny("email", "doc-adeny@example.com")
+            >>> asyncio.run(deny())
+            >>> [a.notification_address for a in cluster.notify.denylist()]
+            ['doc-adeny@example.com']
+            >>> cluster.notify.allow("email", "doc-adeny@example.com")
+        """
+        await self._arun(self._post("addDenylistAddress", self._address(kind, address)))
 
     def allow(self, kind: str, address: str) -> None:
         """Let notify send to ``address`` again (``deleteDenylistAddress``;
@@ -201,7 +288,19 @@ class Notify(Resource):
         Example:
             >>> cluster.notify.allow("slack-channel", "C0123")
         """
-        self._send("deleteDenylistAddress", self._address(kind, address))
+        self._run(self._post("deleteDenylistAddress", self._address(kind, address)))
+
+    async def aallow(self, kind: str, address: str) -> None:
+        """The async twin of :meth:`allow`.
+
+        Example:
+            >>> import asyncio
+            >>> async def allow() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.notify.aallow("slack-channel", "C0123")
+            >>> asyncio.run(allow())
+        """
+        await self._arun(self._post("deleteDenylistAddress", self._address(kind, address)))
 
 
 def _acted(answer: Any) -> bool:

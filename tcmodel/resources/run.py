@@ -20,7 +20,7 @@ from tcmodel.errors import ConnectionFailed, NotFound
 from tcmodel.models import ArtifactInfo, RunInfo
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
-from tcmodel.transport import Call
+from tcmodel.transport import Call, Op
 from tcmodel.urls import origin_of
 from tcmodel.utils import check_run_id
 
@@ -82,7 +82,8 @@ class Run(Resource):
         """The run's number, from 0 (read-only).
 
         Example:
-            >>> # task.run(0).run_id  ->  0
+            >>> build.run(0).run_id
+            0
         """
         return self._run_id
 
@@ -91,7 +92,8 @@ class Run(Resource):
         """The task this run belongs to (read-only).
 
         Example:
-            >>> # run.task  ->  <Task taskId=...>
+            >>> run.task == build
+            True
         """
         return self._task
 
@@ -132,14 +134,33 @@ class Run(Resource):
         Raises :class:`~tcmodel.NotFound` if the task has no such run.
 
         Example:
-            >>> # run.info.worker_id
+            >>> cluster.task(build.task_id).run(0).info.worker_id  # doctest: +ELLIPSIS
+            'demo-...'
         """
-        if self._info is None:
-            runs = self.task.status.runs
-            if not any(r.run_id == self.run_id for r in runs):
-                runs = self.task.refresh().status.runs  # the cached status may predate the run
-            self._info = self._find(runs)
-        return self._info
+        return self._cached("_info", self._load_info)
+
+    async def ainfo(self) -> RunInfo:
+        """The async form of :attr:`info` (afterwards ``run.state``,
+        ``run.started`` … cost nothing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         r = c.task(build.task_id).run(0)
+            ...         await r.ainfo()
+            ...         return r.state
+            >>> asyncio.run(main())
+            'completed'
+        """
+        return await self._acached("_info", self._load_info)
+
+    def _load_info(self) -> Op[RunInfo]:
+        task = self.task
+        status = yield from task._cache_op("_status", task._load_status)
+        if not any(r.run_id == self.run_id for r in status.runs):
+            status = yield from task._status_op("status")  # the kept one may predate the run
+        return self._find(status.runs)
 
     def _find(self, runs: tuple[RunInfo, ...]) -> RunInfo:
         for info in runs:
@@ -159,7 +180,9 @@ class Run(Resource):
         """Whether the run's facts are in memory.
 
         Example:
-            >>> # run.loaded
+            >>> r = cluster.task(build.task_id).run(0)
+            >>> r.loaded, r.state, r.loaded
+            (False, 'completed', True)
         """
         return self._info is not None
 
@@ -167,11 +190,30 @@ class Run(Resource):
         """Re-read the run's facts (a resolved run's are kept: they are final).
 
         Example:
-            >>> # run.refresh().state
+            >>> cluster.task(build.task_id).run(0).refresh().state
+            'completed'
         """
-        if self._info is None or not self._info.is_resolved:
-            self._info = self._find(self.task.refresh().status.runs)
+        self._run(self._refresh_op())
         return self
+
+    async def arefresh(self) -> Run:
+        """The async form of :meth:`refresh`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task(build.task_id).run(0).arefresh()).state
+            >>> asyncio.run(main())
+            'completed'
+        """
+        await self._arun(self._refresh_op())
+        return self
+
+    def _refresh_op(self) -> Op[None]:
+        if self._info is None or not self._info.is_resolved:
+            status = yield from self.task._status_op("status")
+            self._info = self._find(status.runs)
 
     # facts
 
@@ -180,7 +222,8 @@ class Run(Resource):
         """``pending``, ``running``, ``completed``, ``failed`` or ``exception``.
 
         Example:
-            >>> # run.state  ->  'completed'
+            >>> run.state
+            'completed'
         """
         return self.info.state
 
@@ -189,7 +232,8 @@ class Run(Resource):
         """Why the run exists: ``scheduled``, ``retry``, ``task-retry``, ``rerun``…
 
         Example:
-            >>> # task.run(1).reason_created  ->  'retry'
+            >>> run.reason_created
+            'scheduled'
         """
         return self.info.reason_created
 
@@ -198,7 +242,8 @@ class Run(Resource):
         """Why it ended (``completed``, ``failed``, ``canceled``, …) or ``None``.
 
         Example:
-            >>> # task.run(0).reason_resolved  ->  'claim-expired'
+            >>> run.reason_resolved
+            'completed'
         """
         return self.info.reason_resolved
 
@@ -207,7 +252,8 @@ class Run(Resource):
         """When the run became pending.
 
         Example:
-            >>> # run.scheduled  ->  datetime.datetime(2024, 1, 31, 12, 0, tzinfo=...utc)
+            >>> run.scheduled <= run.started
+            True
         """
         return self.info.scheduled
 
@@ -216,7 +262,8 @@ class Run(Resource):
         """When a worker claimed it.
 
         Example:
-            >>> # run.started  ->  None   (still pending)
+            >>> run.started < run.resolved
+            True
         """
         return self.info.started
 
@@ -225,7 +272,8 @@ class Run(Resource):
         """When it was resolved.
 
         Example:
-            >>> # run.resolved  ->  datetime.datetime(2024, 1, 31, 12, 5, tzinfo=...utc)
+            >>> run.resolved.utcoffset()
+            datetime.timedelta(0)
         """
         return self.info.resolved
 
@@ -234,7 +282,8 @@ class Run(Resource):
         """From start to resolution (``None`` until both are known).
 
         Example:
-            >>> # run.duration  ->  datetime.timedelta(seconds=90)
+            >>> run.duration == run.resolved - run.started
+            True
         """
         return self.info.duration
 
@@ -243,7 +292,8 @@ class Run(Resource):
         """The claiming worker's group.
 
         Example:
-            >>> # run.worker_group  ->  'us-east1'
+            >>> run.worker_group
+            'demo'
         """
         return self.info.worker_group
 
@@ -252,7 +302,8 @@ class Run(Resource):
         """The claiming worker's id.
 
         Example:
-            >>> # run.worker_id  ->  'i-0abc'
+            >>> run.worker_id  # doctest: +ELLIPSIS
+            'demo-...'
         """
         return self.info.worker_id
 
@@ -261,7 +312,8 @@ class Run(Resource):
         """Until when the worker holds the claim.
 
         Example:
-            >>> # run.taken_until  ->  datetime.datetime(2024, 1, 31, 12, 20, tzinfo=...utc)
+            >>> run.taken_until >= run.started
+            True
         """
         return self.info.taken_until
 
@@ -271,7 +323,8 @@ class Run(Resource):
         """This run's artifacts (lazily paged ``listArtifacts``).
 
         Example:
-            >>> # [a.name for a in run.artifacts()]
+            >>> sorted(a.name for a in run.artifacts())[:2]
+            ['private/build/secrets.json', 'public/build/latest.tar.gz']
         """
         from tcmodel.resources.artifact import Artifact
 
@@ -324,13 +377,30 @@ class Run(Resource):
         none).
 
         Example:
-            >>> # print(run.log())
+            >>> run.log().splitlines()[0]  # doctest: +ELLIPSIS
+            '[taskcluster ...] Worker: demo pool; starting build-linux64-opt'
         """
+        return self._run(self._log_op())
+
+    async def alog(self) -> LogText:
+        """The async form of :meth:`log`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return await c.task(run.task_id).run(0).alog()
+            >>> asyncio.run(main()) == run.log()
+            True
+        """
+        return await self._arun(self._log_op())
+
+    def _log_op(self) -> Op[LogText]:
         from tcmodel.resources.task import LOG_NAMES, NO_LOG
 
         for name in LOG_NAMES:
             try:
-                return LogText(self.artifact(name).read_text(errors="replace"))
+                return LogText((yield from self.artifact(name)._text_op(None, "replace")))
             except NO_LOG as err:
                 # A live log on a worker that is gone is no log; the queue
                 # itself being unreachable is an outage, and is raised.

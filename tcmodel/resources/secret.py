@@ -128,6 +128,20 @@ class Secret(Resource):
         """
         return self._cached("_data", self._load).value
 
+    async def avalue(self) -> dict[str, Any]:
+        """The async twin of :attr:`value` (loads :attr:`expires` too).
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.secret("doc/avalue").set({"user": "ci"})
+            >>> async def read() -> dict[str, Any]:
+            ...     async with lc.connect() as c:
+            ...         return await c.secret("doc/avalue").avalue()
+            >>> asyncio.run(read())
+            {'user': 'ci'}
+        """
+        return (await self._acached("_data", self._load)).value
+
     @property
     def expires(self) -> datetime:
         """When the secret expires (loaded with the value).
@@ -136,7 +150,7 @@ class Secret(Resource):
             >>> cluster.secret("doc/expires").set({}, expires="2030-01-01T00:00:00Z").expires
             datetime.datetime(2030, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
         """
-        return self._cached("_data", self._load).expires
+        return self._cached("_data", self._load, "value").expires
 
     @property
     def loaded(self) -> bool:
@@ -160,6 +174,21 @@ class Secret(Resource):
         self._run(self._load())
         return self
 
+    async def arefresh(self) -> Secret:
+        """The async twin of :meth:`refresh`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.secret("doc/arefresh").set({"n": 1})
+            >>> async def reload() -> int:
+            ...     async with lc.connect() as c:
+            ...         return (await c.secret("doc/arefresh").arefresh()).value["n"]
+            >>> asyncio.run(reload())
+            1
+        """
+        await self._arun(self._load())
+        return self
+
     # changes
 
     def set(self, value: Mapping[str, Any], *, expires: datetime | str = "1 year") -> Secret:
@@ -175,9 +204,25 @@ class Secret(Resource):
             ...
             TypeError: a secret's value is a JSON object (a dict), not a str
         """
+        return self._run(self._set_op(value, expires))
+
+    async def aset(self, value: Mapping[str, Any], *, expires: datetime | str = "1 year") -> Secret:
+        """The async twin of :meth:`set`.
+
+        Example:
+            >>> import asyncio
+            >>> async def store() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return (await c.secret("doc/aset").aset({"a": 1})).loaded
+            >>> asyncio.run(store()), cluster.secret("doc/aset").value
+            (True, {'a': 1})
+        """
+        return await self._arun(self._set_op(value, expires))
+
+    def _set_op(self, value: Mapping[str, Any], expires: datetime | str) -> Op[Secret]:
         data = _Stored(_value(value), parse_date(json_date(self._transport, expires)))
         body = {"secret": data.value, "expires": to_json_date(data.expires)}
-        self._run(self._transport.call(self._call("set", body)))
+        yield from self._transport.call(self._call("set", body))
         self._data = data
         return self
 
@@ -187,7 +232,25 @@ class Secret(Resource):
         Example:
             >>> cluster.secret("doc/never-made").remove()
         """
-        self._run(self._transport.call(self._call("remove")))
+        self._run(self._remove_op())
+
+    async def aremove(self) -> None:
+        """The async twin of :meth:`remove`.
+
+        Example:
+            >>> import asyncio
+            >>> _ = cluster.secret("doc/aremove").set({})
+            >>> async def remove() -> None:
+            ...     async with lc.connect() as c:
+            ...         await c.secret("doc/aremove").aremove()
+            >>> asyncio.run(remove())
+            >>> cluster.secret("doc/aremove") in cluster.secrets("doc/aremove")
+            False
+        """
+        await self._arun(self._remove_op())
+
+    def _remove_op(self) -> Op[None]:
+        yield from self._transport.call(self._call("remove"))
         self._data = None
 
 

@@ -51,6 +51,15 @@ NO_LOG = (NotFound, ArtifactError, ResourceExpired, ConnectionFailed)
 WAIT_CAP = 60.0
 #: How much each pause of ``wait()`` grows over the one before.
 WAIT_GROWTH = 1.5
+#: How often a load checks whether a bulk request another load sent is
+#: answered (seconds).
+_PENDING_POLL = 0.002
+#: Per kind of data a batch fetches: the task's attribute, the bulk entry,
+#: the key of its list of items and the key of the data in an item.
+_BULK = {
+    "status": ("_status", "statuses", "statuses", "status"),
+    "definition": ("_definition", "tasks", "tasks", "task"),
+}
 
 T = TypeVar("T")
 
@@ -81,6 +90,8 @@ class TaskBatch:
                 self.tasks[tid] = Task(cluster, tid, batch=self)
         self._transport = cluster.transport
         self._asked: dict[str, set[str]] = {"status": set(), "definition": set()}
+        # Ids a bulk request is out for (concurrent loads wait for it).
+        self._pending: dict[str, set[str]] = {"status": set(), "definition": set()}
         # Ids the bulk answer left out: the queue does not know them.
         self._missing: dict[str, set[str]] = {"status": set(), "definition": set()}
         # Tasks of other batches that tasks of this one depend on (not members:
@@ -89,7 +100,9 @@ class TaskBatch:
 
     def fill(self, kind: str) -> Op[None]:
         """Fetch what the batch's tasks lack of ``kind`` ("status" or
-        "definition") with the bulk call, as an operation.
+        "definition") with the bulk call, as an operation. Loads running at
+        the same time (``asyncio.gather`` over the batch's tasks) share
+        one bulk request: each waits for the ones already out.
 
         Example:
             >>> import tcmodel
@@ -98,19 +111,24 @@ class TaskBatch:
             >>> next(batch.fill("status")).request.url  # one bulk request for both
             URL('https://tc.example.com/api/queue/v1/tasks/status')
         """
-        attr, name, items_key, key = {
-            "status": ("_status", "statuses", "statuses", "status"),
-            "definition": ("_definition", "tasks", "tasks", "task"),
-        }[kind]
-        asked = self._asked[kind]
+        attr = _BULK[kind][0]
+        asked, pending = self._asked[kind], self._pending[kind]
         gone = self._missing["status"] | self._missing["definition"]
-        wanted = [
-            t
-            for t, task in self.tasks.items()
-            if t not in asked and t not in gone and not task._is_cached(attr)
-        ]
-        if not wanted:
-            return
+        lacking = [t for t, task in self.tasks.items() if not task._is_cached(attr)]
+        wanted = [t for t in lacking if t not in asked and t not in gone and t not in pending]
+        if wanted:
+            pending.update(wanted)
+            try:
+                yield from self._fetch(kind, wanted)
+            finally:
+                pending.difference_update(wanted)
+        while pending.intersection(lacking):  # another load's request is out
+            yield Sleep(_PENDING_POLL)
+
+    def _fetch(self, kind: str, wanted: list[str]) -> Op[None]:
+        """One bulk fetch of ``wanted`` (see :meth:`fill`)."""
+        attr, name, items_key, key = _BULK[kind]
+        asked = self._asked[kind]
         call = Call.of("queue", name, body={"taskIds": wanted})
         convert = _status if kind == "status" else _definition
         try:
@@ -293,25 +311,63 @@ class Task(Resource):
         """The task definition (loaded once; it never changes).
 
         Example:
-            >>> # task.definition.metadata.name, task.definition.payload
+            >>> cluster.task(build.task_id).definition.metadata.name
+            'build-linux64-opt'
         """
         return self._cached("_definition", self._load_definition)
+
+    async def adefinition(self) -> TaskDefinition:
+        """The async form of :attr:`definition` (loaded once; afterwards
+        ``task.definition`` and ``task.name`` cost nothing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         t = c.task(build.task_id)
+            ...         await t.adefinition()
+            ...         return t.name
+            >>> asyncio.run(main())
+            'build-linux64-opt'
+        """
+        return await self._acached("_definition", self._load_definition)
 
     @property
     def status(self) -> TaskStatus:
         """The task status, with its runs (loaded once; :meth:`refresh` reloads).
 
         Example:
-            >>> # task.status.state, task.status.retries_left
+            >>> cluster.task(build.task_id).status.state
+            'completed'
         """
         return self._cached("_status", self._load_status)
+
+    async def astatus(self) -> TaskStatus:
+        """The async form of :attr:`status` (loaded once; afterwards
+        ``task.state``, ``task.runs`` and ``task.status`` cost nothing).
+        Tasks of one batch (``cluster.tasks(ids)``) loaded at the same time
+        share one bulk request.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         both = c.tasks([build.task_id, task.task_id])
+            ...         await asyncio.gather(*(t.astatus() for t in both))  # one request
+            ...         return [t.state for t in both]
+            >>> asyncio.run(main())
+            ['completed', 'failed']
+        """
+        return await self._acached("_status", self._load_status)
 
     @property
     def loaded(self) -> bool:
         """Whether the status is in memory (reading ``state`` costs nothing).
 
         Example:
-            >>> # task.loaded  ->  False until task.status / task.state is read
+            >>> t = cluster.task(build.task_id)
+            >>> t.loaded, t.state, t.loaded
+            (False, 'completed', True)
         """
         return self._status is not None
 
@@ -319,9 +375,24 @@ class Task(Resource):
         """Reload the status now (the definition is kept: it cannot change).
 
         Example:
-            >>> # task.refresh().state
+            >>> cluster.task(build.task_id).refresh().state
+            'completed'
         """
         self._run(self._status_op("status"))
+        return self
+
+    async def arefresh(self) -> Task:
+        """The async form of :meth:`refresh`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task(build.task_id).arefresh()).state
+            >>> asyncio.run(main())
+            'completed'
+        """
+        await self._arun(self._status_op("status"))
         return self
 
     @property
@@ -330,7 +401,8 @@ class Task(Resource):
         or ``exception``.
 
         Example:
-            >>> # task.state  ->  'completed'
+            >>> cluster.task(build.task_id).state
+            'completed'
         """
         return self.status.state
 
@@ -339,7 +411,8 @@ class Task(Resource):
         """The task's name (``definition.metadata.name``).
 
         Example:
-            >>> # task.name  ->  'build-linux64/opt'
+            >>> cluster.task(build.task_id).name
+            'build-linux64-opt'
         """
         return self.definition.metadata.name
 
@@ -348,7 +421,8 @@ class Task(Resource):
         """The task's runs, oldest first (from the status).
 
         Example:
-            >>> # [r.state for r in task.runs]
+            >>> [r.state for r in cluster.task(build.task_id).runs]
+            ['completed']
         """
         from tcmodel.resources.run import Run
 
@@ -359,7 +433,8 @@ class Task(Resource):
         """The last run, or ``None`` while the task has none.
 
         Example:
-            >>> # task.latest_run.reason_resolved
+            >>> cluster.task(task.task_id).latest_run.reason_resolved
+            'failed'
         """
         runs = self.runs
         return runs[-1] if runs else None
@@ -368,7 +443,8 @@ class Task(Resource):
         """A handle on run ``run_id`` (no request).
 
         Example:
-            >>> # task.run(0).artifacts()
+            >>> cluster.task(build.task_id).run(0)  # doctest: +ELLIPSIS
+            <Run taskId='...' runId=0>
         """
         from tcmodel.resources.run import Run
 
@@ -379,7 +455,8 @@ class Task(Resource):
         """The task's group (from whichever of definition or status is loaded).
 
         Example:
-            >>> # task.task_group.info.sealed
+            >>> cluster.task(build.task_id).task_group == group
+            True
         """
         from tcmodel.resources.task_group import TaskGroup
 
@@ -402,7 +479,25 @@ class Task(Resource):
             True
         """
         if self._dependencies is None:
-            _link_dependencies([self])
+            self._run(_link_dependencies([self]))
+        return list(self._dependencies or ())
+
+    async def adependencies(self) -> list[Task]:
+        """The async form of :attr:`dependencies` (the same requests; their
+        data is then loaded with ``await dep.astatus()``, in bulk).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         deps = await c.task(tasks["package-linux64"].task_id).adependencies()
+            ...         await asyncio.gather(*(d.adefinition() for d in deps))  # one request
+            ...         return [d.name for d in deps]
+            >>> asyncio.run(main())
+            ['build-linux64-opt', 'signing']
+        """
+        if self._dependencies is None:
+            await self._arun(_link_dependencies([self]))
         return list(self._dependencies or ())
 
     def ancestors(self) -> list[Task]:
@@ -416,11 +511,28 @@ class Task(Resource):
             >>> sorted({t.name for t in tasks["signing"].ancestors()})[-1]
             'decision'
         """
+        return self._run(self._ancestors_op())
+
+    async def aancestors(self) -> list[Task]:
+        """The async form of :meth:`ancestors` (the same requests).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> list[str]:
+            ...     async with lc.connect() as c:
+            ...         found = await c.task(tasks["package-win64"].task_id).aancestors()
+            ...         return [t.name for t in found][:2]
+            >>> asyncio.run(main())
+            ['build-win64-opt', 'signing']
+        """
+        return await self._arun(self._ancestors_op())
+
+    def _ancestors_op(self) -> Op[list[Task]]:
         seen = {self.task_id}
         found: list[Task] = []
         level = [self]
         while level:
-            _link_dependencies(level)
+            yield from _link_dependencies(level)
             level = [d for t in level for d in t._dependencies or () if d.task_id not in seen]
             level = list({d.task_id: d for d in level}.values())
             seen.update(d.task_id for d in level)
@@ -431,7 +543,9 @@ class Task(Resource):
         """Tasks that depend on this one (lazily paged ``listDependentTasks``).
 
         Example:
-            >>> # [t.name for t in task.dependents()]
+            >>> listing = cluster.task(tasks["build-win64-opt"].task_id).dependents()
+            >>> sorted(t.name for t in listing)[:2]
+            ['package-win64', 'signing']
         """
         call = self._call("listDependentTasks")
         return Listing(self._transport, call, "tasks", self._from_entry, item_type=Task)
@@ -459,7 +573,8 @@ class Task(Resource):
         """Artifacts of the latest run (lazily paged ``listLatestArtifacts``).
 
         Example:
-            >>> # [a.name for a in task.artifacts()]
+            >>> sorted(a.name for a in cluster.task(build.task_id).artifacts())[2:4]
+            ['public/build/target.checksums', 'public/build/target.tar.gz']
         """
         from tcmodel.models import ArtifactInfo
         from tcmodel.resources.artifact import Artifact
@@ -478,7 +593,8 @@ class Task(Resource):
         resolves "latest" when it is read (no request now).
 
         Example:
-            >>> # task.latest_artifact("public/build/target.tar.gz").download("out/")
+            >>> cluster.task(build.task_id).latest_artifact(art.name).content_length
+            131072
         """
         from tcmodel.resources.artifact import Artifact
 
@@ -492,14 +608,31 @@ class Task(Resource):
         Raises :class:`~tcmodel.NotFound` when no run has a log.
 
         Example:
-            >>> # print(task.log()[-2000:])
+            >>> cluster.task(task.task_id).log().splitlines()[-1]
+            '[taskcluster] exit code 1'
         """
-        runs = self.runs
-        if not runs or not runs[-1].info.is_resolved:
-            runs = self.refresh().runs  # a running task's status goes stale fast
-        for run in reversed(runs):
+        return self._run(self._log_op())
+
+    async def alog(self) -> LogText:
+        """The async form of :meth:`log` (the same requests).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task(task.task_id).alog()).splitlines()[-1]
+            >>> asyncio.run(main())
+            '[taskcluster] exit code 1'
+        """
+        return await self._arun(self._log_op())
+
+    def _log_op(self) -> Op[LogText]:
+        status = yield from self._cache_op("_status", self._load_status)
+        if not status.runs or not status.runs[-1].is_resolved:
+            status = yield from self._status_op("status")  # a running task's goes stale fast
+        for run in reversed(self.runs):
             try:
-                return run.log()
+                return (yield from run._log_op())
             except NotFound:
                 continue
         raise NotFound(
@@ -561,7 +694,7 @@ class Task(Resource):
             'completed'
         """
         with reporter(progress, f"waiting for {self.task_id}", total=1) as report:
-            return await self._transport.arun(self._wait_op(timeout, poll, report))
+            return await self._arun(self._wait_op(timeout, poll, report))
 
     # actions
 
@@ -569,40 +702,111 @@ class Task(Resource):
         self._run(self._status_op(name, body))
         return self
 
+    async def _aact(self, name: str, body: Any = None) -> Task:
+        await self._arun(self._status_op(name, body))
+        return self
+
     def schedule(self) -> Task:
         """Schedule an unscheduled task (``scheduleTask``); returns the task
         with its new status in place.
 
         Example:
-            >>> # task.schedule().state  ->  'pending'
+            >>> blocker = cluster.create_task(task_queue_id="proj/doc", payload={}, name="b")
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="s",
+            ...                         dependencies=[blocker])  # waits for it: unscheduled
+            >>> t.state, t.schedule().state
+            ('unscheduled', 'pending')
         """
         return self._act("scheduleTask")
+
+    async def aschedule(self) -> Task:
+        """The async form of :meth:`schedule`.
+
+        Example:
+            >>> import asyncio
+            >>> blocker = cluster.create_task(task_queue_id="proj/doc", payload={}, name="b")
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="s",
+            ...                         dependencies=[blocker])  # waits for it: unscheduled
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task(t.task_id).aschedule()).state
+            >>> asyncio.run(main())
+            'pending'
+        """
+        return await self._aact("scheduleTask")
 
     def cancel(self) -> Task:
         """Cancel the task (``cancelTask``); returns it with the new status.
 
         Example:
-            >>> # task.cancel().state  ->  'exception'
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="c")
+            >>> t.cancel().state, t.latest_run.reason_resolved
+            ('exception', 'canceled')
         """
         return self._act("cancelTask")
+
+    async def acancel(self) -> Task:
+        """The async form of :meth:`cancel`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="c")
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task(t.task_id).acancel()).state
+            >>> asyncio.run(main())
+            'exception'
+        """
+        return await self._aact("cancelTask")
 
     def rerun(self) -> Task:
         """Add a new run to a resolved task (``rerunTask``); returns it with
         the new status.
 
         Example:
-            >>> # task.rerun().latest_run.reason_created  ->  'rerun'
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="r")
+            >>> t.cancel().rerun().latest_run.reason_created
+            'rerun'
         """
         return self._act("rerunTask")
+
+    async def arerun(self) -> Task:
+        """The async form of :meth:`rerun`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="r").cancel()
+            >>> async def main() -> int:
+            ...     async with lc.connect() as c:
+            ...         return len((await c.task(t.task_id).arerun()).runs)
+            >>> asyncio.run(main())
+            2
+        """
+        return await self._aact("rerunTask")
 
     def change_priority(self, priority: str) -> Task:
         """Change the priority of an unresolved task (``changeTaskPriority``).
 
         Example:
-            >>> # task.change_priority("high")
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="p")
+            >>> t.change_priority("high").state
+            'pending'
         """
-        check_choice("priority", priority, PRIORITIES)
-        return self._act("changeTaskPriority", {"newPriority": priority})
+        return self._act("changeTaskPriority", _priority(priority))
+
+    async def achange_priority(self, priority: str) -> Task:
+        """The async form of :meth:`change_priority`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="p")
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task(t.task_id).achange_priority("low")).state
+            >>> asyncio.run(main())
+            'pending'
+        """
+        return await self._aact("changeTaskPriority", _priority(priority))
 
     # claiming (the worker side)
 
@@ -623,14 +827,37 @@ class Task(Resource):
             >>> claim.completed().state
             'completed'
         """
+        return self._run(self._claim_op(run_id, worker_group, worker_id))
+
+    async def aclaim(self, run_id: int, worker_group: str, worker_id: str) -> Claim:
+        """The async form of :meth:`claim`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc-task-aclaim", payload={}, name="c")
+            >>> async def main() -> tuple[int, str]:
+            ...     async with lc.connect() as c:
+            ...         claim = await c.task(t.task_id).aclaim(0, "doc-wg", "doc-w1")
+            ...         return claim.run_id, claim.task.state
+            >>> asyncio.run(main())
+            (0, 'running')
+        """
+        return await self._arun(self._claim_op(run_id, worker_group, worker_id))
+
+    def _claim_op(self, run_id: int, worker_group: str, worker_id: str) -> Op[Claim]:
         from tcmodel.resources.claim import claim_task_op
         from tcmodel.resources.task_queue import _check_worker_part
 
         check_run_id(run_id)
         _check_worker_part("workerGroup", worker_group)
         _check_worker_part("workerId", worker_id)
-        op = claim_task_op(self._cluster, self.task_id, run_id, worker_group, worker_id)
-        return self._run(op)
+        return claim_task_op(self._cluster, self.task_id, run_id, worker_group, worker_id)
+
+
+def _priority(priority: str) -> dict[str, str]:
+    """The body of a change of priority, once ``priority`` is known to be one."""
+    check_choice("priority", priority, PRIORITIES)
+    return {"newPriority": priority}
 
 
 def _part(answer: Any, key: str) -> Any:
@@ -669,15 +896,18 @@ def _known(task: Task, task_id: str) -> Task | None:
     return task._batch._find(task_id) if task._batch is not None else None
 
 
-def _link_dependencies(tasks: list[Task]) -> None:
+def _link_dependencies(tasks: list[Task]) -> Op[None]:
     """Give each task that lacks them the handles of its dependencies: the
     ones its batch knows (its group's listing), else handles of one new
     batch shared by all of ``tasks`` (fetched in bulk when read), which the
-    batches of ``tasks`` then know too."""
+    batches of ``tasks`` then know too; as an operation."""
     todo = [t for t in tasks if t._dependencies is None]
     if not todo:
         return
-    wanted = {t.task_id: t.definition.dependencies for t in todo}  # bulk, per batch
+    wanted: dict[str, tuple[str, ...]] = {}
+    for t in todo:  # in bulk, per batch
+        definition = yield from t._cache_op("_definition", t._load_definition)
+        wanted[t.task_id] = definition.dependencies
     missing = [d for t in todo for d in wanted[t.task_id] if _known(t, d) is None]
     fresh = TaskBatch(todo[0].cluster, missing)
     for t in todo:

@@ -11,12 +11,12 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tcmodel import graph as analysis
+from tcmodel.concurrency import arun_ops, run_ops
 from tcmodel.errors import NotFound, TaskclusterError, UnknownName, WaitTimeout
 from tcmodel.graph import CriticalPath, Failure, Failures, Timeline
 from tcmodel.models import (
@@ -42,9 +42,6 @@ _INFO_KEYS = ("taskGroupId", "schedulerId", "expires", "sealed")
 #: The states :meth:`TaskGroup.failures` reports.
 FAILED_STATES = ("failed", "exception")
 
-T = TypeVar("T")
-R = TypeVar("R")
-
 
 class TaskGroup(Resource):
     """A task group, known by its ``taskGroupId``.
@@ -55,6 +52,8 @@ class TaskGroup(Resource):
         >>> c.task_group("XDqefRsvTG6ajX5vWks8LQ").task_group_id
         'XDqefRsvTG6ajX5vWks8LQ'
     """
+
+    _noun = "group"
 
     def __init__(
         self, cluster: Cluster, task_group_id: str, *, info: TaskGroupInfo | None = None
@@ -73,7 +72,8 @@ class TaskGroup(Resource):
         """The group's id (its identity; read-only).
 
         Example:
-            >>> # group.task_group_id  ->  'XDqefRsvTG6ajX5vWks8LQ'
+            >>> group.task_group_id == tasks["decision"].status.task_group_id
+            True
         """
         return self._task_group_id
 
@@ -134,16 +134,35 @@ class TaskGroup(Resource):
         also refreshed for free by every :meth:`tasks` page).
 
         Example:
-            >>> # group.info.scheduler_id
+            >>> cluster.task_group(group.task_group_id).info.scheduler_id
+            '-'
         """
         return self._cached("_info", lambda: self._info_op("getTaskGroup"))
+
+    async def ainfo(self) -> TaskGroupInfo:
+        """The async form of :attr:`info` (afterwards ``group.sealed``,
+        ``group.expires`` … cost nothing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         g = c.task_group(group.task_group_id)
+            ...         await g.ainfo()
+            ...         return g.scheduler_id
+            >>> asyncio.run(main())
+            '-'
+        """
+        return await self._acached("_info", lambda: self._info_op("getTaskGroup"))
 
     @property
     def loaded(self) -> bool:
         """Whether the group's info is in memory.
 
         Example:
-            >>> # group.loaded
+            >>> g = cluster.task_group(group.task_group_id)
+            >>> g.loaded, g.sealed, g.loaded
+            (False, None, True)
         """
         return self._info is not None
 
@@ -151,9 +170,24 @@ class TaskGroup(Resource):
         """Reload the group's info.
 
         Example:
-            >>> # group.refresh().sealed
+            >>> cluster.task_group(group.task_group_id).refresh().loaded
+            True
         """
         self._run(self._info_op("getTaskGroup"))
+        return self
+
+    async def arefresh(self) -> TaskGroup:
+        """The async form of :meth:`refresh`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> bool:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task_group(group.task_group_id).arefresh()).loaded
+            >>> asyncio.run(main())
+            True
+        """
+        await self._arun(self._info_op("getTaskGroup"))
         return self
 
     @property
@@ -161,7 +195,8 @@ class TaskGroup(Resource):
         """The group's scheduler id (the same for all its tasks).
 
         Example:
-            >>> # group.scheduler_id  ->  'taskcluster-github'
+            >>> cluster.task_group(group.task_group_id).scheduler_id
+            '-'
         """
         return self.info.scheduler_id
 
@@ -170,7 +205,8 @@ class TaskGroup(Resource):
         """When the group expires.
 
         Example:
-            >>> # group.expires.isoformat()  ->  '2025-02-01T13:00:00+00:00'
+            >>> cluster.task_group(group.task_group_id).expires.utcoffset()
+            datetime.timedelta(0)
         """
         return self.info.expires
 
@@ -179,7 +215,8 @@ class TaskGroup(Resource):
         """When the group was sealed (``None`` if it is not).
 
         Example:
-            >>> # group.sealed  ->  None   (tasks may still be added)
+            >>> cluster.task_group(group.task_group_id).sealed is None  # tasks may still be added
+            True
         """
         return self.info.sealed
 
@@ -211,10 +248,26 @@ class TaskGroup(Resource):
             ...
             tcmodel.errors.UnknownName: no task of group ... has the taskId 'no-such-task'
         """
+        return self._run(self._task_op(key))
+
+    async def aget(self, key: str) -> Task:
+        """The async form of ``group[key]``: the group's task with this name
+        or taskId (the same requests).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task_group(group.task_group_id).aget("lint-eslint")).state
+            >>> asyncio.run(main())
+            'failed'
+        """
+        return await self._arun(self._task_op(key))
+
+    def _task_op(self, key: str) -> Op[Task]:
         found = self._lookup(key)
         if found is None and not self._listed_all:
-            for _ in self.tasks():
-                pass
+            yield from self.tasks()._all()
             found = self._lookup(key)
         if found is None:
             raise UnknownName(
@@ -246,8 +299,9 @@ class TaskGroup(Resource):
         callable ``progress(done, None)``).
 
         Example:
-            >>> # for t in group.tasks(): print(t.task_id, t.state, t.name)
-            >>> # failed = list(group.tasks().filter(state="failed"))
+            >>> listed = cluster.task_group(group.task_group_id).tasks()
+            >>> len(list(listed)), sorted(t.name for t in listed.filter(state="failed"))[0]
+            (41, 'lint-eslint')
         """
         cluster, registry = self.cluster, self._registry
         counted = pages_reporter(progress, f"tasks of {self.task_group_id}")
@@ -270,9 +324,27 @@ class TaskGroup(Resource):
         """How many tasks are in each state (walks :meth:`tasks` once).
 
         Example:
-            >>> # group.summary()  ->  {'completed': 38, 'failed': 2}
+            >>> cluster.task_group(group.task_group_id).summary()["failed"]
+            3
         """
-        return dict(Counter(t.state for t in self.tasks()))
+        return self._run(self._summary_op())
+
+    async def asummary(self) -> dict[str, int]:
+        """The async form of :meth:`summary`.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> dict[str, int]:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).asummary()
+            >>> asyncio.run(main())["completed"]
+            38
+        """
+        return await self._arun(self._summary_op())
+
+    def _summary_op(self) -> Op[dict[str, int]]:
+        listed = yield from self.tasks()._all()
+        return dict(Counter(t.state for t in listed))
 
     # the task graph
 
@@ -280,9 +352,13 @@ class TaskGroup(Resource):
         """Every task of the group: the ones listed already when a walk of
         :meth:`tasks` reached the end, else a new walk (one request per
         1000 tasks)."""
+        return self._run(self._all_tasks_op())
+
+    def _all_tasks_op(self) -> Op[list[Task]]:
+        """:meth:`_all_tasks` as an operation (for the async graph tools)."""
         if self._listed_all:
             return list(self._known_tasks().values())
-        return list(self.tasks())
+        return (yield from self.tasks()._all())
 
     def graph(self) -> Any:
         """The group's tasks as a ``networkx.DiGraph``: nodes are task ids
@@ -299,6 +375,19 @@ class TaskGroup(Resource):
         """
         return analysis.digraph(self._all_tasks())
 
+    async def agraph(self) -> Any:
+        """The async form of :meth:`graph` (the same listing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> Any:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).agraph()
+            >>> asyncio.run(main()).number_of_nodes()
+            41
+        """
+        return analysis.digraph(await self._arun(self._all_tasks_op()))
+
     def critical_path(self) -> CriticalPath:
         """The chain of dependent tasks that determined the group's
         wall-clock time, with each step's wait and run time (see
@@ -311,6 +400,20 @@ class TaskGroup(Resource):
             ('decision', True)
         """
         return analysis.critical_path(self._all_tasks())
+
+    async def acritical_path(self) -> CriticalPath:
+        """The async form of :meth:`critical_path` (the same listing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> CriticalPath:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).acritical_path()
+            >>> [t.name for t in asyncio.run(main()).tasks] == [
+            ...     t.name for t in group.critical_path().tasks]
+            True
+        """
+        return analysis.critical_path(await self._arun(self._all_tasks_op()))
 
     def timeline(self) -> Timeline:
         """When each task was scheduled, started and resolved, with its
@@ -325,26 +428,58 @@ class TaskGroup(Resource):
         """
         return analysis.timeline(self._all_tasks())
 
+    async def atimeline(self) -> Timeline:
+        """The async form of :meth:`timeline` (the same listing).
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> Timeline:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).atimeline()
+            >>> len(asyncio.run(main()).records)
+            41
+        """
+        return analysis.timeline(await self._arun(self._all_tasks_op()))
+
     # triage
 
     def failures(
-        self, tail: int = 20, concurrency: int = 8, progress: ProgressLike = False
+        self, tail: int = 20, concurrency: int | None = None, progress: ProgressLike = False
     ) -> Failures:
         """Every failed or exception task with why its latest run ended,
         that run, and the last ``tail`` lines of its log. Lists the group
         once (unless listed whole already); the logs are fetched by at most
-        ``concurrency`` threads at a time. A run without a readable log gets
-        an empty tail and a note. ``progress=True`` shows a bar of logs read.
+        ``concurrency`` threads at a time (by default the cluster's
+        ``transport.concurrency``, 16: see :mod:`tcmodel.concurrency`). A
+        run without a readable log gets an empty tail and a note.
+        ``progress=True`` shows a bar of logs read.
 
         Example:
             >>> failures = group.failures(tail=1)
             >>> [(f.name, f.reason, f.log_tail) for f in failures if f.name == "lint-eslint"]
             [('lint-eslint', 'failed', '[taskcluster] exit code 1')]
         """
-        failed = [t for t in self._all_tasks() if t.state in FAILED_STATES]
-        with reporter(progress, "reading logs", total=len(failed)) as report:
-            found = _in_threads(lambda t: _failure(t, tail), failed, concurrency, report)
-        return Failures(tuple(found))
+        ops = _failure_ops(self._all_tasks(), tail)
+        with reporter(progress, "reading logs", total=len(ops)) as report:
+            return Failures(tuple(run_ops(self._transport, ops, concurrency, report)))
+
+    async def afailures(
+        self, tail: int = 20, concurrency: int | None = None, progress: ProgressLike = False
+    ) -> Failures:
+        """The async form of :meth:`failures`: the same operations, at most
+        ``concurrency`` logs read at once by the event loop.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> Failures:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(group.task_group_id).afailures(tail=1)
+            >>> [(f.name, f.log_tail) for f in asyncio.run(main()) if f.name == "lint-eslint"]
+            [('lint-eslint', '[taskcluster] exit code 1')]
+        """
+        ops = _failure_ops(await self._arun(self._all_tasks_op()), tail)
+        with reporter(progress, "reading logs", total=len(ops)) as report:
+            return Failures(tuple(await arun_ops(self._transport, ops, concurrency, report)))
 
     # waiting
 
@@ -399,7 +534,7 @@ class TaskGroup(Resource):
             38
         """
         with reporter(progress, f"waiting for {self.task_group_id}") as report:
-            return await self._transport.arun(self._wait_op(timeout, poll, report))
+            return await self._arun(self._wait_op(timeout, poll, report))
 
     # actions
 
@@ -407,19 +542,57 @@ class TaskGroup(Resource):
         """Seal the group: no task can be added any more (``sealTaskGroup``).
 
         Example:
-            >>> # group.seal().sealed
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="s")
+            >>> t.task_group.seal().sealed is not None
+            True
         """
         self._run(self._info_op("sealTaskGroup"))
+        return self
+
+    async def aseal(self) -> TaskGroup:
+        """The async form of :meth:`seal`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="s")
+            >>> async def main() -> bool:
+            ...     async with lc.connect() as c:
+            ...         sealed = await c.task_group(t.status.task_group_id).aseal()
+            ...         return sealed.sealed is not None
+            >>> asyncio.run(main())
+            True
+        """
+        await self._arun(self._info_op("sealTaskGroup"))
         return self
 
     def cancel(self) -> TaskGroupCancellation:
         """Cancel every unresolved task of a sealed group (``cancelTaskGroup``).
 
         Example:
-            >>> # group.seal(); group.cancel().cancelled_count
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="c")
+            >>> t.task_group.seal().cancel().cancelled_count
+            1
         """
+        return self._run(self._cancel_op())
+
+    async def acancel(self) -> TaskGroupCancellation:
+        """The async form of :meth:`cancel`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="c")
+            >>> async def main() -> int:
+            ...     async with lc.connect() as c:
+            ...         g = await c.task_group(t.status.task_group_id).aseal()
+            ...         return (await g.acancel()).cancelled_count
+            >>> asyncio.run(main())
+            1
+        """
+        return await self._arun(self._cancel_op())
+
+    def _cancel_op(self) -> Op[TaskGroupCancellation]:
         call = self._call("cancelTaskGroup")
-        return self._run(self._transport.call(call, convert=self._cancellation))
+        return self._transport.call(call, convert=self._cancellation)
 
     def _cancellation(self, data: Any) -> TaskGroupCancellation:
         """What ``cancelTaskGroup`` answered, once it is known to be about
@@ -434,13 +607,30 @@ class TaskGroup(Resource):
         """Change the priority of every unresolved task (``changeTaskGroupPriority``).
 
         Example:
-            >>> # group.change_priority("low")
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="p")
+            >>> sorted(t.task_group.change_priority("low"))
+            [...]
         """
+        return self._run(self._priority_op(priority))
+
+    async def achange_priority(self, priority: str) -> dict[str, Any]:
+        """The async form of :meth:`change_priority`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc", payload={}, name="p")
+            >>> async def main() -> dict[str, Any]:
+            ...     async with lc.connect() as c:
+            ...         return await c.task_group(t.status.task_group_id).achange_priority("low")
+            >>> sorted(asyncio.run(main()))
+            [...]
+        """
+        return await self._arun(self._priority_op(priority))
+
+    def _priority_op(self, priority: str) -> Op[dict[str, Any]]:
         check_choice("priority", priority, PRIORITIES)
-        body = {"newPriority": priority}
-        call = self._call("changeTaskGroupPriority", body)
-        result: dict[str, Any] = self._run(self._transport.call(call, convert=_object))
-        return result
+        call = self._call("changeTaskGroupPriority", {"newPriority": priority})
+        return self._transport.call(call, convert=_object)
 
 
 def _object(answer: Any) -> dict[str, Any]:
@@ -450,7 +640,12 @@ def _object(answer: Any) -> dict[str, Any]:
     return answer
 
 
-def _failure(task: Task, tail: int) -> Failure:
+def _failure_ops(listed: list[Task], tail: int) -> list[Op[Failure]]:
+    """One :func:`_failure_op` per failed task of ``listed``."""
+    return [_failure_op(t, tail) for t in listed if t.state in FAILED_STATES]
+
+
+def _failure_op(task: Task, tail: int) -> Op[Failure]:
     """What triage shows of one failed task: its latest run's log tail, or
     a note saying why there is none."""
     run = task.latest_run
@@ -458,7 +653,7 @@ def _failure(task: Task, tail: int) -> Failure:
         return Failure(task, task.name, task.state, None, None, "", "no run")
     text, note = "", ""
     try:
-        text = run.log()
+        text = yield from run._log_op()
     except NotFound:
         note = "no log"
     except TaskclusterError as err:  # shown in the table rather than raised
@@ -466,21 +661,3 @@ def _failure(task: Task, tail: int) -> Failure:
     return Failure(
         task, task.name, task.state, run.reason_resolved, run, analysis.log_tail(text, tail), note
     )
-
-
-def _in_threads(
-    work: Callable[[T], R], items: list[T], concurrency: int, report: Report | None
-) -> list[R]:
-    """``work(item)`` for every item, in at most ``concurrency`` threads
-    (the sync client is thread-safe, and threads work inside a running
-    event loop, as in Jupyter); results in the items' order."""
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
-    results: dict[int, R] = {}
-    with ThreadPoolExecutor(max_workers=min(concurrency, max(len(items), 1))) as pool:
-        futures = {pool.submit(work, item): i for i, item in enumerate(items)}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if report is not None:
-                report(done, len(items))
-    return [results[i] for i in range(len(items))]

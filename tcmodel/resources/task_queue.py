@@ -25,7 +25,7 @@ from tcmodel.models import TaskQueueCounts, TaskQueueInfo, WorkerInfo
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.task import Task, TaskBatch, _definition, _part
-from tcmodel.transport import Call, Page
+from tcmodel.transport import Call, Op, Page
 from tcmodel.utils import check_slug_id
 
 if TYPE_CHECKING:
@@ -152,12 +152,23 @@ class TaskQueue(Resource):
             >>> cluster.task_queue(build.status.task_queue_id).info.task_queue_id
             'proj-app/ci'
         """
-        return self._cached(
-            "_info",
-            lambda: self._transport.call(
-                self._call("getTaskQueue"), convert=TaskQueueInfo._from_json
-            ),
-        )
+        return self._cached("_info", self._load_info)
+
+    async def ainfo(self) -> TaskQueueInfo:
+        """The async twin of :attr:`info`.
+
+        Example:
+            >>> import asyncio
+            >>> async def info() -> str:
+            ...     async with lc.connect() as c:
+            ...         return (await c.task_queue("proj-app/ci").ainfo()).task_queue_id
+            >>> asyncio.run(info())
+            'proj-app/ci'
+        """
+        return await self._acached("_info", self._load_info)
+
+    def _load_info(self) -> Op[TaskQueueInfo]:
+        return self._transport.call(self._call("getTaskQueue"), convert=TaskQueueInfo._from_json)
 
     @property
     def counts(self) -> TaskQueueCounts:
@@ -168,12 +179,27 @@ class TaskQueue(Resource):
             >>> cluster.task_queue("proj/nobody").counts.pending_tasks
             0
         """
-        return self._cached(
-            "_counts",
-            lambda: self._transport.call(
-                self._call("taskQueueCounts"), convert=TaskQueueCounts._from_json
-            ),
-        )
+        return self._cached("_counts", self._load_counts)
+
+    async def acounts(self) -> TaskQueueCounts:
+        """The async twin of :attr:`counts` (then :attr:`pending_count` and
+        :attr:`claimed_count` cost nothing).
+
+        Example:
+            >>> import asyncio
+            >>> async def pending() -> int:
+            ...     async with lc.connect() as c:
+            ...         tq = c.task_queue("proj/nobody")
+            ...         await tq.acounts()
+            ...         return tq.pending_count
+            >>> asyncio.run(pending())
+            0
+        """
+        return await self._acached("_counts", self._load_counts)
+
+    def _load_counts(self) -> Op[TaskQueueCounts]:
+        call = self._call("taskQueueCounts")
+        return self._transport.call(call, convert=TaskQueueCounts._from_json)
 
     @property
     def pending_count(self) -> int:
@@ -306,6 +332,25 @@ class TaskQueue(Resource):
             >>> claim.completed().state
             'completed'
         """
+        return self._run(self._claim_work_op(worker_group, worker_id, tasks))
+
+    async def aclaim_work(self, worker_group: str, worker_id: str, tasks: int = 1) -> list[Claim]:
+        """The async twin of :meth:`claim_work`.
+
+        Example:
+            >>> import asyncio
+            >>> t = cluster.create_task(task_queue_id="proj/doc-aclaim-work", payload={}, name="j")
+            >>> async def work() -> tuple[bool, str]:
+            ...     async with lc.connect() as c:
+            ...         [claim] = await c.task_queue("proj/doc-aclaim-work").aclaim_work("wg", "w1")
+            ...         async with claim:
+            ...             return claim.task == t, (await claim.acompleted()).state
+            >>> asyncio.run(work())
+            (True, 'completed')
+        """
+        return await self._arun(self._claim_work_op(worker_group, worker_id, tasks))
+
+    def _claim_work_op(self, worker_group: str, worker_id: str, tasks: int) -> Op[list[Claim]]:
         from tcmodel.resources.claim import MAX_CLAIM_WORK, claim_work_op
 
         _check_worker_part("workerGroup", worker_group)
@@ -314,8 +359,7 @@ class TaskQueue(Resource):
             raise TypeError(f"tasks must be an int, not {type(tasks).__name__}")
         if not 1 <= tasks <= MAX_CLAIM_WORK:
             raise ValueError(f"tasks must be between 1 and {MAX_CLAIM_WORK}, not {tasks}")
-        op = claim_work_op(self._cluster, self._task_queue_id, worker_group, worker_id, tasks)
-        return self._run(op)
+        return claim_work_op(self._cluster, self._task_queue_id, worker_group, worker_id, tasks)
 
 
 class Worker(Resource):
@@ -448,10 +492,27 @@ class Worker(Resource):
             >>> len(w.info.recent_tasks) >= 1
             True
         """
-        return self._cached(
-            "_info",
-            lambda: self._transport.call(self._call("getWorker"), convert=WorkerInfo._from_json),
-        )
+        return self._cached("_info", self._load_info)
+
+    async def ainfo(self) -> WorkerInfo:
+        """The async twin of :attr:`info` (then :attr:`recent_tasks`,
+        :attr:`latest_task`, :attr:`quarantined` cost no request).
+
+        Example:
+            >>> import asyncio
+            >>> w = cluster.task_queue(build.status.task_queue_id).workers().first()
+            >>> async def recent() -> int:
+            ...     async with lc.connect() as c:
+            ...         worker = c.task_queue(w.task_queue.task_queue_id).worker(
+            ...             w.worker_group, w.worker_id)
+            ...         return len((await worker.ainfo()).recent_tasks)
+            >>> asyncio.run(recent()) >= 1
+            True
+        """
+        return await self._acached("_info", self._load_info)
+
+    def _load_info(self) -> Op[WorkerInfo]:
+        return self._transport.call(self._call("getWorker"), convert=WorkerInfo._from_json)
 
     @property
     def loaded(self) -> bool:
@@ -551,13 +612,32 @@ class Worker(Resource):
             >>> w.quarantine("-1 second").quarantined
             False
         """
+        return self._run(self._quarantine_op(until, reason))
+
+    async def aquarantine(self, until: datetime | str, reason: str | None = None) -> Worker:
+        """The async twin of :meth:`quarantine`.
+
+        Example:
+            >>> import asyncio
+            >>> w = cluster.task_queue(build.status.task_queue_id).workers().first()
+            >>> async def lift() -> bool:
+            ...     async with lc.connect() as c:
+            ...         worker = c.task_queue(w.task_queue.task_queue_id).worker(
+            ...             w.worker_group, w.worker_id)
+            ...         return (await worker.aquarantine("-1 second")).quarantined
+            >>> asyncio.run(lift())
+            False
+        """
+        return await self._arun(self._quarantine_op(until, reason))
+
+    def _quarantine_op(self, until: datetime | str, reason: str | None) -> Op[Worker]:
         from tcmodel.resources._dates import json_date
 
         body: dict[str, Any] = {"quarantineUntil": json_date(self._transport, until)}
         if reason is not None:
             body["quarantineInfo"] = reason
         call = self._call("quarantineWorker", body)
-        self._info = self._run(self._transport.call(call, convert=WorkerInfo._from_json))
+        self._info = yield from self._transport.call(call, convert=WorkerInfo._from_json)
         self._summary = None
         return self
 

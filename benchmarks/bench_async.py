@@ -1,0 +1,259 @@
+"""tcmodel's async path against its sync loop and the official client's
+``taskcluster.aio``, on a local cluster served by ``python -m tcmodel serve``
+in a child process (so client and server do not share a GIL); then again
+with 10 ms added to every GET the server answers (a deployment in the same
+region: the local cluster's ``delay`` fault, in a child process of its own).
+
+1. 50 concurrent status loads (``await task.astatus()`` on 50 fresh handles,
+   gathered) against ``taskcluster.aio.Queue.status`` gathered and against
+   tcmodel's sync loop (``task.status`` one after the other); for
+   reference, the same 50 statuses in bulk (``cluster.tasks(ids)``: one
+   request) and through a plain ``httpx.AsyncClient`` with httpx's own pool
+   (what tcmodel used before its own pool).
+2. 200 downloads of 1 MiB ``s3`` artifacts (``getArtifact``, a redirect to
+   the blob origin, the data) with bounded concurrency
+   (``tcmodel.concurrency.gather_limited``, 16 at a time; and
+   ``map_limited``, 16 threads, for sync code) against one after the other.
+
+Each figure is the median of several rounds (a fresh Cluster per round, warm:
+one request first). Run: ``python benchmarks/bench_async.py [rounds]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+import tcmodel
+from tcmodel.concurrency import gather_limited, map_limited
+from tcmodel.credentials import Credentials
+
+STATUS_TASKS = 50
+ARTIFACTS = 200
+ARTIFACT_SIZE = 1024 * 1024
+PER_TASK = 50  # artifacts per task
+BOUND = 16
+QUEUE = "bench/async"
+LATENCY = 0.01  # seconds added to each GET in the second half
+
+# A local cluster whose GETs all wait ``latency`` seconds first, in a child
+# process, printing the lines ``python -m tcmodel serve`` prints.
+_SLOW_SERVER = """
+import sys
+from tcmodel.testing import LocalCluster
+with LocalCluster() as lc:
+    lc.inject("delay", delay=float(sys.argv[1]), times=10**9, method="GET")
+    lc.inject("delay", delay=float(sys.argv[1]), times=10**9, method="GET", origin="blob")
+    print(f"export TASKCLUSTER_ROOT_URL={lc.root_url}")
+    print(f"export TASKCLUSTER_CLIENT_ID={lc.root_credentials.client_id}")
+    print(f"export TASKCLUSTER_ACCESS_TOKEN={lc.root_credentials.access_token}", flush=True)
+    sys.stdin.read()
+"""
+
+
+def serve(latency: float) -> tuple[subprocess.Popen[str], str, Credentials]:
+    """Start a local cluster in a child process (``python -m tcmodel serve``
+    without latency); its root URL and credentials."""
+    if latency:
+        command = [sys.executable, "-c", _SLOW_SERVER, str(latency)]
+    else:
+        command = [sys.executable, "-m", "tcmodel", "serve"]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    env: dict[str, str] = {}
+    while len(env) < 3:
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError("python -m tcmodel serve ended before printing its address")
+        found = re.match(r"export (TASKCLUSTER_\w+)=(.*)", line.strip())
+        if found:
+            env[found[1]] = found[2].strip("'\"")
+    creds = Credentials(env["TASKCLUSTER_CLIENT_ID"], env["TASKCLUSTER_ACCESS_TOKEN"])
+    return child, env["TASKCLUSTER_ROOT_URL"], creds
+
+
+def seed(root_url: str, creds: Credentials) -> tuple[list[str], list[tuple[str, str]]]:
+    """50 pending tasks, and 200 artifacts of 1 MiB (task id, name) on
+    completed tasks."""
+    with tcmodel.Cluster.from_url(root_url, creds) as cluster:
+        pending = [
+            cluster.create_task(task_queue_id="bench/idle", payload={}, name=f"s{i}").task_id
+            for i in range(STATUS_TASKS)
+        ]
+        for i in range(ARTIFACTS // PER_TASK):
+            cluster.create_task(task_queue_id=QUEUE, payload={}, name=f"a{i}")
+        data = bytes(range(256)) * (ARTIFACT_SIZE // 256)
+        arts: list[tuple[str, str]] = []
+        for claim in cluster.task_queue(QUEUE).claim_work("bench", "w1", tasks=32):
+            with claim:
+                for n in range(PER_TASK):
+                    name = f"public/data/{n}.bin"
+                    claim.upload(name, data, storage_type="s3")
+                    arts.append((claim.task.task_id, name))
+                claim.completed()
+    return pending, arts
+
+
+def median_ms(rounds: int, measure: Callable[[], float], *, warm_up: bool = True) -> float:
+    if warm_up:
+        measure()  # a round not counted
+    return statistics.median(measure() for _ in range(rounds)) * 1000
+
+
+def timed_async(
+    body: Callable[[tcmodel.Cluster], Awaitable[Any]], cluster: Callable[[], tcmodel.Cluster]
+) -> float:
+    async def run() -> float:
+        async with cluster() as c:
+            await c.transport.arequest("queue", "ping")  # a connection is open
+            start = time.perf_counter()
+            await body(c)
+            return time.perf_counter() - start
+
+    return asyncio.run(run())
+
+
+def statuses(root_url: str, creds: Credentials, ids: list[str], rounds: int) -> dict[str, float]:
+    def connect() -> tcmodel.Cluster:
+        return tcmodel.Cluster.from_url(root_url, creds)
+
+    def connect_wide() -> tcmodel.Cluster:
+        cluster = connect()
+        cluster.transport.concurrency = len(ids)
+        return cluster
+
+    def connect_httpx_pool() -> tcmodel.Cluster:
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+        return tcmodel.Cluster.from_url(
+            root_url, creds, async_client=httpx.AsyncClient(limits=limits)
+        )
+
+    async def gathered(c: tcmodel.Cluster) -> None:
+        await asyncio.gather(*[c.task(i).astatus() for i in ids])
+
+    async def bulk(c: tcmodel.Cluster) -> None:
+        await c.tasks(ids)[0].astatus()
+
+    def sync_loop() -> float:
+        with connect() as c:
+            c.ping()
+            start = time.perf_counter()
+            for i in ids:
+                c.task(i).status
+            return time.perf_counter() - start
+
+    out = {
+        "tcmodel async, gathered": median_ms(rounds, lambda: timed_async(gathered, connect)),
+        f"tcmodel async, gathered, concurrency={len(ids)}": median_ms(
+            rounds, lambda: timed_async(gathered, connect_wide)
+        ),
+        "tcmodel sync loop": median_ms(rounds, sync_loop),
+        "tcmodel async, httpx's own pool": median_ms(
+            rounds, lambda: timed_async(gathered, connect_httpx_pool)
+        ),
+        "tcmodel bulk, cluster.tasks(ids) (1 request)": median_ms(
+            rounds, lambda: timed_async(bulk, connect)
+        ),
+    }
+    try:
+        import taskcluster.aio
+    except ImportError:
+        return out
+    options = {
+        "rootUrl": root_url,
+        "credentials": {"clientId": creds.client_id, "accessToken": creds.access_token},
+    }
+
+    def official() -> float:
+        async def run() -> float:
+            async with taskcluster.aio.createSession() as session:
+                queue = taskcluster.aio.Queue(options, session=session)
+                await queue.ping()
+                start = time.perf_counter()
+                await asyncio.gather(*[queue.status(i) for i in ids])
+                return time.perf_counter() - start
+
+        return asyncio.run(run())
+
+    out["taskcluster.aio, gathered"] = median_ms(rounds, official)
+    return out
+
+
+def downloads(
+    root_url: str, creds: Credentials, arts: list[tuple[str, str]], rounds: int
+) -> dict[str, float]:
+    def connect() -> tcmodel.Cluster:
+        return tcmodel.Cluster.from_url(root_url, creds)
+
+    async def size(c: tcmodel.Cluster, task_id: str, name: str) -> int:
+        return len(await c.task(task_id).run(0).artifact(name).aread_bytes())
+
+    async def bounded(c: tcmodel.Cluster) -> None:
+        got = await gather_limited((size(c, t, n) for t, n in arts), BOUND)
+        assert got == [ARTIFACT_SIZE] * len(arts)
+
+    async def one_by_one(c: tcmodel.Cluster) -> None:
+        for t, n in arts:
+            assert await size(c, t, n) == ARTIFACT_SIZE
+
+    def sync(concurrency: int) -> float:
+        with connect() as c:
+            c.ping()
+            handles = [c.task(t).run(0).artifact(n) for t, n in arts]
+            start = time.perf_counter()
+            got = map_limited(lambda a: len(a.read_bytes()), handles, concurrency)
+            assert got == [ARTIFACT_SIZE] * len(arts)
+            return time.perf_counter() - start
+
+    return {
+        f"tcmodel async, gather_limited({BOUND})": median_ms(
+            rounds, lambda: timed_async(bounded, connect)
+        ),
+        "tcmodel async, one after the other": median_ms(
+            rounds, lambda: timed_async(one_by_one, connect), warm_up=False
+        ),
+        f"tcmodel sync, map_limited({BOUND} threads)": median_ms(rounds, lambda: sync(BOUND)),
+        "tcmodel sync, one after the other": median_ms(rounds, lambda: sync(1), warm_up=False),
+    }
+
+
+def table(title: str, rows: dict[str, float], base: str) -> None:
+    print(f"\n{title}")
+    width = max(len(k) for k in rows)
+    for name, ms in rows.items():
+        print(f"  {name:<{width}}  {ms:8.1f} ms  {rows[base] / ms:5.2f}× {base!r}")
+
+
+def main(argv: list[str]) -> int:
+    rounds = int(argv[0]) if argv else 7
+    for latency in (0.0, LATENCY):
+        child, root_url, creds = serve(latency)
+        where = f"{latency * 1000:.0f} ms added to each GET" if latency else "no added latency"
+        try:
+            ids, arts = seed(root_url, creds)
+            table(
+                f"{STATUS_TASKS} concurrent status loads, {where} (median of {rounds} rounds)",
+                statuses(root_url, creds, ids, rounds),
+                "tcmodel sync loop",
+            )
+            table(
+                f"{ARTIFACTS} downloads of 1 MiB s3 artifacts, {where} (median of 3 rounds)",
+                downloads(root_url, creds, arts, 3),
+                "tcmodel sync, one after the other",
+            )
+        finally:
+            child.terminate()
+            child.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,240 @@
+"""The connection pool of the async clients tcmodel makes.
+
+httpcore's own pool does work in proportion to its connections times its
+waiting requests every time a request starts or ends (it rescans them all,
+and asks anyio, at a dict of socket facts per call, whether each idle
+connection is still alive); with more connections than keep-alive slots it
+closes each idle connection at once and opens a new one. At 50 concurrent
+requests that made tcmodel's async path slower than its sync loop. This
+pool does constant work per request: idle HTTP/1.1 connections wait in a
+list per origin, a request takes the latest one that is still alive (or
+opens one), at most ``size`` are in use at once (later requests wait for
+one, up to the request's pool timeout, then ``PoolTimeout``), and closing a
+response hands its connection back.
+
+httpcore and anyio are imported when the first async client is made, not
+with tcmodel.
+
+Example:
+    >>> import asyncio, httpx
+    >>> async def status_codes() -> list[int]:
+    ...     async with async_client(4) as client:
+    ...         url = f"{lc.root_url}/api/queue/v1/ping"
+    ...         answers = await asyncio.gather(*[client.get(url) for _ in range(10)])
+    ...         return sorted({a.status_code for a in answers})
+    >>> asyncio.run(status_codes())
+    [200]
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    import httpcore
+
+__all__ = ["AsyncPool", "async_client", "ssl_context"]
+
+#: Seconds an idle connection is kept open (httpx's default).
+KEEPALIVE_EXPIRY = 5.0
+
+
+@lru_cache(maxsize=1)
+def ssl_context() -> ssl.SSLContext:
+    """The TLS settings of every client tcmodel makes, made once (loading
+    the CA bundle takes tens of milliseconds, which each new client, one
+    per event loop, used to pay).
+
+    Example:
+        >>> ssl_context() is ssl_context(), ssl_context().verify_mode.name
+        (True, 'CERT_REQUIRED')
+    """
+    return httpx.create_ssl_context()
+
+
+def async_client(size: int, **options: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` (``options`` are its arguments) whose
+    connections come from an :class:`AsyncPool` of ``size``.
+
+    Example:
+        >>> import asyncio
+        >>> async def pool_size() -> int:
+        ...     async with async_client(8) as client:
+        ...         return client._transport._pool.size
+        >>> asyncio.run(pool_size())
+        8
+    """
+    verify = options.setdefault("verify", ssl_context())
+    options["limits"] = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=options["limits"])
+    context = verify if isinstance(verify, ssl.SSLContext) else ssl_context()
+    transport._pool = AsyncPool(size, context)  # type: ignore[assignment]
+    return httpx.AsyncClient(transport=transport, **options)
+
+
+def _key(origin: httpcore.Origin) -> tuple[bytes, bytes, int]:
+    return (origin.scheme, origin.host, origin.port)
+
+
+class AsyncPool:
+    """At most ``size`` HTTP/1.1 connections in use at once, reused while
+    alive (see the module's description); what ``httpx.AsyncHTTPTransport``
+    sends its requests through.
+
+    Example:
+        >>> AsyncPool(4, ssl_context()).size
+        4
+    """
+
+    def __init__(self, size: int, context: ssl.SSLContext) -> None:
+        import anyio
+
+        if size < 1:
+            raise ValueError(f"a pool needs at least one connection, not {size!r}")
+        self.size = size
+        self._context = context
+        self._slots = anyio.Semaphore(size)
+        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
+        self._open: set[httpcore.AsyncHTTPConnection] = set()
+
+    async def __aenter__(self) -> AsyncPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection (those in use too).
+
+        Example:
+            >>> import asyncio
+            >>> asyncio.run(AsyncPool(4, ssl_context()).aclose())
+        """
+        opened, self._open, self._idle = self._open, set(), {}
+        for connection in opened:
+            await connection.aclose()
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send ``request`` on a free connection; the connection is handed
+        back when the response is closed.
+
+        Example:
+            >>> import asyncio, httpcore
+            >>> async def ping() -> int:
+            ...     async with AsyncPool(2, ssl_context()) as pool:
+            ...         host = lc.root_url.split("//")[1]
+            ...         answer = await pool.handle_async_request(httpcore.Request(
+            ...             "GET", f"{lc.root_url}/api/queue/v1/ping", headers={"Host": host}))
+            ...         await answer.aread()
+            ...         await answer.aclose()
+            ...         return answer.status
+            >>> asyncio.run(ping())
+            200
+        """
+        import httpcore
+
+        key = _key(request.url.origin)
+        await self._acquire(request)
+        try:
+            connection, response = await self._send(request, key)
+        except BaseException:
+            self._slots.release()
+            raise
+        return httpcore.Response(
+            status=response.status,
+            headers=response.headers,
+            content=_Returned(response.stream, lambda: self._give_back(connection, key)),
+            extensions=response.extensions,
+        )
+
+    async def _acquire(self, request: httpcore.Request) -> None:
+        """Take a slot: at once when one is free, else within the pool timeout."""
+        import anyio
+        import httpcore
+
+        try:
+            self._slots.acquire_nowait()
+            return
+        except anyio.WouldBlock:
+            pass
+        try:
+            with anyio.fail_after(request.extensions.get("timeout", {}).get("pool")):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpcore.PoolTimeout(f"no connection of {self.size} became free") from None
+
+    async def _send(
+        self, request: httpcore.Request, key: tuple[bytes, bytes, int]
+    ) -> tuple[httpcore.AsyncHTTPConnection, httpcore.Response]:
+        import httpcore
+
+        while True:
+            connection = await self._alive(key)
+            fresh = connection is None
+            if connection is None:
+                connection = httpcore.AsyncHTTPConnection(
+                    request.url.origin, ssl_context=self._context, keepalive_expiry=KEEPALIVE_EXPIRY
+                )
+                self._open.add(connection)
+            try:
+                return connection, await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:  # it went away meanwhile: another one
+                await self._drop(connection)
+                if fresh:
+                    raise
+            except BaseException:
+                await self._drop(connection)
+                raise
+
+    async def _alive(self, key: tuple[bytes, bytes, int]) -> httpcore.AsyncHTTPConnection | None:
+        """The latest idle connection to the origin ``key`` that is still
+        usable; the dead ones met on the way are closed."""
+        idle = self._idle.get(key, [])
+        while idle:
+            connection = idle.pop()
+            if connection.is_idle() and not connection.has_expired():
+                return connection
+            await self._drop(connection)
+        return None
+
+    async def _give_back(
+        self, connection: httpcore.AsyncHTTPConnection, key: tuple[bytes, bytes, int]
+    ) -> None:
+        self._slots.release()
+        kept = sum(len(idle) for idle in self._idle.values())
+        if connection.is_idle() and kept < self.size and connection in self._open:
+            self._idle.setdefault(key, []).append(connection)
+        else:
+            await self._drop(connection)
+
+    async def _drop(self, connection: httpcore.AsyncHTTPConnection) -> None:
+        import anyio
+
+        self._open.discard(connection)
+        with anyio.CancelScope(shield=True):
+            await connection.aclose()
+
+
+class _Returned:
+    """A response body that hands its connection back once closed."""
+
+    def __init__(self, stream: Any, give_back: Callable[[], Awaitable[None]]) -> None:
+        self._stream = stream
+        self._give_back: Callable[[], Awaitable[None]] | None = give_back
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            give_back, self._give_back = self._give_back, None
+            if give_back is not None:
+                await give_back()
