@@ -334,7 +334,8 @@ class Cluster(Closing):
         """A handle on a task group (no request).
 
         Example:
-            >>> # cluster.task_group(group_id).tasks()
+            >>> cluster.task_group(group.task_group_id).tasks().first().name  # doctest: +ELLIPSIS
+            '...'
         """
         from tcmodel.resources.task_group import TaskGroup
 
@@ -344,7 +345,8 @@ class Cluster(Closing):
         """A handle on a task (no request).
 
         Example:
-            >>> # cluster.task(task_id).state
+            >>> cluster.task(build.task_id).state
+            'completed'
         """
         from tcmodel.resources.task import Task
 
@@ -355,7 +357,8 @@ class Cluster(Closing):
         fetched in bulk: reading one fetches them all, one request per 1000.
 
         Example:
-            >>> # states = [t.state for t in cluster.tasks(ids)]   # one request
+            >>> [t.state for t in cluster.tasks([build.task_id, task.task_id])]  # one request
+            ['completed', 'failed']
         """
         from tcmodel.resources.task import TaskBatch
 
@@ -367,7 +370,8 @@ class Cluster(Closing):
         """A handle on an index namespace or path (``""`` is the root).
 
         Example:
-            >>> # cluster.index("project.app.latest").find()
+            >>> cluster.index("project.app.linux64-opt.latest").find().name
+            'build-linux64-opt'
         """
         from tcmodel.resources.index import Namespace
 

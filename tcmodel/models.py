@@ -408,7 +408,8 @@ metadata=TaskMetadata(name='build', owner='me@example.com'))
         """The task's name, from its metadata.
 
         Example:
-            >>> # cluster.task(task_id).definition.name  ->  'build'
+            >>> cluster.task(build.task_id).definition.name
+            'build-linux64-opt'
         """
         return self.metadata.name
 

@@ -840,7 +840,10 @@ class LocalCluster:
         """Stop both servers and close every open connection.
 
         Example:
-            >>> # lc.stop()   # what leaving ``with LocalCluster() as lc:`` does
+            >>> other = LocalCluster().start()
+            >>> other.stop()   # what leaving ``with LocalCluster() as lc:`` does
+            >>> other.running
+            False
         """
         for server in self._servers:
             server.shutdown()
@@ -887,7 +890,8 @@ class LocalCluster:
         """The rootUrl of the API origin, e.g. ``http://127.0.0.1:41234``.
 
         Example:
-            >>> # lc.root_url  ->  'http://127.0.0.1:41234'
+            >>> lc.root_url  # doctest: +ELLIPSIS
+            'http://127.0.0.1:...'
             >>> LocalCluster().root_url
             Traceback (most recent call last):
             ...
@@ -902,7 +906,8 @@ class LocalCluster:
         """The base URL of the blob origin (a different port).
 
         Example:
-            >>> # lc.blob_url  ->  'http://127.0.0.1:41235'
+            >>> lc.blob_url != lc.root_url and lc.blob_url.startswith("http://127.0.0.1:")
+            True
         """
         if not self._blob_url:
             raise RuntimeError("the LocalCluster has not been started")
@@ -1045,8 +1050,10 @@ class LocalCluster:
         Example:
             >>> LocalCluster().requests
             []
-            >>> # [(r.service, r.entry, r.status) for r in lc.requests]
-            >>> #   ->  [('queue', 'ping', 200), ...]
+            >>> with LocalCluster() as fresh, fresh.connect() as c:
+            ...     _ = c.ping()
+            ...     [(r.service, r.entry, r.status) for r in fresh.requests]
+            [('queue', 'ping', 200)]
         """
         with self._records_lock:
             return list(self._records)
