@@ -19,7 +19,7 @@ import httpx
 
 from tcmodel.api import Endpoint
 
-__all__ = ["MAX_URL_LENGTH", "api_url", "normalize_root_url", "origin_of"]
+__all__ = ["MAX_URL_LENGTH", "api_url", "check_url_part", "normalize_root_url", "origin_of"]
 
 QueryValue = str | int
 #: The longest URL httpx sends (it refuses longer ones).
@@ -99,7 +99,7 @@ def api_url(
     Raises ``ValueError`` for a query key the entry does not take (the
     service would answer 400), for a URL longer than httpx sends
     (:data:`MAX_URL_LENGTH`: a name or namespace tens of kilobytes long),
-    and ``KeyError`` for a missing parameter.
+    and ``TypeError`` for a missing parameter.
 
     Example:
         >>> from tcmodel.api import endpoint
@@ -126,3 +126,30 @@ def api_url(
             f"{MAX_URL_LENGTH:,} httpx sends (is a name or namespace that long?)"
         )
     return url
+
+
+#: Room left in a URL for the root URL, the route and a query.
+_URL_ROOM = 2048
+
+
+def check_url_part(what: str, value: str) -> str:
+    """``value`` if, percent-encoded, it fits in a URL httpx sends; else
+    ``ValueError`` (when a handle is made, before any request).
+
+    Example:
+        >>> check_url_part("artifact name", "public/x")
+        'public/x'
+        >>> check_url_part("artifact name", "public/" + "x" * 70000)
+        Traceback (most recent call last):
+        ...
+        ValueError: artifact name is 70,009 characters long once encoded: ...
+    """
+    from tcmodel.api import quote_param
+
+    size = len(quote_param(value))
+    if size > MAX_URL_LENGTH - _URL_ROOM:
+        raise ValueError(
+            f"{what} is {size:,} characters long once encoded: no URL can carry more than "
+            f"{MAX_URL_LENGTH - _URL_ROOM:,} of it"
+        )
+    return value

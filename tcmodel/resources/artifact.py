@@ -34,6 +34,7 @@ from tcmodel.models import ArtifactInfo
 from tcmodel.progress import ProgressLike, reporter
 from tcmodel.resources.base import Resource
 from tcmodel.transport import Op, consume, map_op
+from tcmodel.urls import check_url_part
 from tcmodel.utils import check_run_id, check_slug_id
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise ValueError(f"artifact name must be a non-empty string, not {name!r}")
     if not all(" " <= c <= "~" for c in name):
-        raise ValueError(f"artifact name must be printable ASCII, not {name!r}")
-    return name
+        raise ValueError(f"artifact name must be printable ASCII, not {name[:200]!r}")
+    return check_url_part("artifact name", name)
 
 
 def _charset(content_type: str | None) -> str | None:

@@ -25,6 +25,7 @@ from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.task import Task, TaskBatch
 from tcmodel.transport import Call, Op, Page, Pager, Transport, parsing
+from tcmodel.urls import check_url_part
 from tcmodel.utils import is_slug_id
 
 if TYPE_CHECKING:
@@ -43,10 +44,10 @@ def _check_namespace(namespace: str) -> str:
         raise TypeError(f"a namespace is a str, not {type(namespace).__name__}")
     if namespace and not _NAMESPACE.fullmatch(namespace):
         raise ValueError(
-            f"invalid index namespace {namespace!r}: dotted words of "
+            f"invalid index namespace {namespace[:200]!r}: dotted words of "
             "[a-zA-Z0-9_!~*'()%-], no '/' and no empty part"
         )
-    return namespace
+    return check_url_part("index namespace", namespace)
 
 
 def _entry_ui_url(cluster: Cluster, path: str) -> str:
