@@ -13,10 +13,8 @@ Usage: ``python benchmarks/bench_download_memory.py [size_mib]``
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,31 +22,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from _rss import peak_mib, reset_peak
+
 SIZE_MIB = 200
 TARGET_MIB = 32
 NAME = "public/bench/big.bin"
 _MIB = 1024 * 1024
-
-
-def _reset_peak() -> None:
-    """Reset the RSS high-water mark where Linux allows it (``clear_refs``)."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_mib() -> float:
-    """The RSS high-water mark of this process, in MiB.
-
-    ``VmHWM`` where there is ``/proc``: ``ru_maxrss`` would also count the
-    parent's RSS at fork time, which Linux carries across ``exec``.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(root_url: str, task_id: str) -> None:
@@ -59,12 +38,12 @@ def child(root_url: str, task_id: str) -> None:
     with tcmodel.Cluster.from_url(root_url) as cluster, tempfile.TemporaryDirectory() as tmp:
         art = Artifact(cluster, task_id, 0, NAME)
         Artifact(cluster, task_id, 0, "public/bench/small.bin").read_bytes()  # warm up
-        _reset_peak()
-        before = _peak_mib()
+        reset_peak()
+        before = peak_mib()
         started = time.perf_counter()
         path = art.download(Path(tmp) / "big.bin")
         seconds = time.perf_counter() - started
-        after = _peak_mib()
+        after = peak_mib()
         size = path.stat().st_size
         path.unlink()
 

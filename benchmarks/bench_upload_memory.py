@@ -15,11 +15,9 @@ Usage: ``python benchmarks/bench_upload_memory.py [size_mib]``
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,28 +25,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from _rss import peak_mib, reset_peak
+
 SIZE_MIB = 200
 TARGET_MIB = 32
 NAMES = ("public/bench/big.bin", "public/bench/again.bin")
 _MIB = 1024 * 1024
-
-
-def _reset_peak() -> None:
-    """Reset the RSS high-water mark where Linux allows it (``clear_refs``)."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_mib() -> float:
-    """The RSS high-water mark of this process, in MiB (``VmHWM`` where
-    there is ``/proc``: ``ru_maxrss`` also counts the parent's at fork)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(root_url: str, task_id: str, path: str) -> None:
@@ -62,12 +44,12 @@ def child(root_url: str, task_id: str, path: str) -> None:
     with tcmodel.Cluster.from_url(root_url, creds) as cluster:
         t = cluster.transport
         t.run(upload_op(t, task_id, 0, "public/bench/small.bin", b"warm-up", expires="1 day"))
-        _reset_peak()
-        before = _peak_mib()
+        reset_peak()
+        before = peak_mib()
         started = time.perf_counter()
         t.run(upload_op(t, task_id, 0, NAMES[0], source, expires="1 day"))
         seconds = time.perf_counter() - started
-        after = _peak_mib()
+        after = peak_mib()
 
         tracemalloc.start()
         t.run(upload_op(t, task_id, 0, NAMES[1], source, expires="1 day"))

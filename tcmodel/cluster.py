@@ -547,14 +547,12 @@ class Cluster(Closing):
     ) -> Op[Task]:
         from tcmodel.models import TaskDefinition
         from tcmodel.resources.task import Task
-        from tcmodel.utils import check_slug_id, slug_id
+        from tcmodel.utils import check_slug_id, parse_date, slug_id
 
         if isinstance(definition, TaskDefinition):
             definition = definition.raw
         if not isinstance(definition, Mapping):
             raise TypeError(f"a task definition is a mapping, not {type(definition).__name__}")
-        from tcmodel.utils import parse_date
-
         now = datetime.fromtimestamp(self.transport.now(), tz=timezone.utc)
         body = {**definition, "created": _json_date(definition.get("created") or "", now)}
         # Offsets count from ``created``: the same definition resubmitted later

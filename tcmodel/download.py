@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from typing import Any
 import attrs
 import httpx
 
+from tcmodel._storage import public_url, refusal, transfer_deadline
 from tcmodel.credentials import Credentials
 from tcmodel.errors import (
     ArtifactError,
@@ -128,7 +128,7 @@ Request has expired): the URL has expired or grants no access'
 
     def __init__(self, what: str, status: int, url: str, detail: str) -> None:
         self.status = status
-        self.url = _public_url(url)
+        self.url = public_url(url)
         self.detail = redact_url(detail)
         reason = f"{status} {self.detail}" if self.detail else str(status)
         super().__init__(
@@ -365,11 +365,6 @@ _Source = _UrlSource | _ObjectSource
 def _header_int(response: httpx.Response, name: str) -> int | None:
     value = response.headers.get(name, "").strip()
     return int(value) if value.isascii() and value.isdigit() else None
-
-
-def _public_url(url: str) -> str:
-    """A URL without its query (which may sign it), for messages."""
-    return url.split("?", 1)[0]
 
 
 def _encoding(value: str | None) -> str:
@@ -621,29 +616,6 @@ def _close_quietly(response: httpx.Response) -> None:
             response.close()
 
 
-_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
-
-
-def _refusal(response: httpx.Response) -> str:
-    """What a storage said when it refused: an S3-style XML error's
-    ``Code: Message``, else a short excerpt of the text."""
-    text = response.text
-    found = dict(_XML_FIELD.findall(text))
-    parts = [found[k] for k in ("Code", "Message") if found.get(k)]
-    detail = " ".join((": ".join(parts) if parts else text).split())
-    return detail if len(detail) <= 200 else detail[:200] + "…"
-
-
-def _from_taskcluster(response: httpx.Response) -> bool:
-    """Whether an error answer is a Taskcluster service's (a JSON body with
-    a ``code``), e.g. a reference leading to another getArtifact URL."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(body, dict) and isinstance(body.get("code"), str)
-
-
 def _open(
     transport: Transport, what: str, source: _Source, headers: dict[str, str]
 ) -> Op[httpx.Response]:
@@ -655,7 +627,7 @@ def _open(
     for _ in range(MAX_REDIRECTS + 1):
         request = httpx.Request("GET", url, headers=headers)
         response = yield from transport.exchange(
-            request, what, stream=True, auth=source.auth, deadline=_download_deadline(transport)
+            request, what, stream=True, auth=source.auth, deadline=transfer_deadline(transport)
         )
         status = response.status_code
         location = response.headers.get("location")
@@ -666,13 +638,14 @@ def _open(
         if status == 416 and "Range" in headers:
             source.arrived(url)
             return response  # for the body to judge (it may be the end)
-        if status in (401, 403) and not _from_taskcluster(response):
-            raise StorageRefused(what, status, url, _refusal(response))
+        detail = refusal(response)
+        if detail is not None:
+            raise StorageRefused(what, status, url, detail)
         if status >= 400:  # the driver has read and closed it
             transport.check(response, what)
         if status >= 300:
             yield Close(response)
-            raise DownloadError(f"{what}: unexpected {status} answer from {_public_url(url)}")
+            raise DownloadError(f"{what}: unexpected {status} answer from {public_url(url)}")
         source.arrived(url)
         return response
     raise DownloadError(f"{what}: more than {MAX_REDIRECTS} redirects")
@@ -719,7 +692,7 @@ def _fetch(
             return source
         attempt += 1
         if attempt > transport.retry.max_retries:
-            url = _public_url(str(response.request.url))
+            url = public_url(str(response.request.url))
             raise ConnectionFailed(what, "GET", url, body.cut)
         yield Sleep(transport.retry.delay(attempt))
 
@@ -729,13 +702,6 @@ def _same_kind(what: str, old: _Source, new: _Source) -> _Source:
     if isinstance(new, _ObjectSource) != isinstance(old, _ObjectSource):
         raise ContentChanged(f"{what}: the artifact changed from {old.kind} to {new.kind}")
     return new
-
-
-def _download_deadline(transport: Transport) -> float:
-    """A download attempt's deadline (``inf`` when the transport sets none:
-    ``None`` in a send would mean the API calls' deadline)."""
-    limit = transport.download_deadline
-    return float("inf") if limit is None else limit
 
 
 def _source(transport: Transport, call: Call) -> Op[_Source]:

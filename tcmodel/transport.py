@@ -1374,17 +1374,12 @@ class Transport:
             streams.opened(response, budget)
             return response
         try:
-            reader = _AnswerReader(response, self.max_answer_bytes, budget)
-            for chunk in response.iter_bytes():
-                reader.take(chunk)
-        except httpx.DecodingError as exc:
-            problem = f"its body could not be decoded ({exc})"
-        else:
-            reader.done()
-            return response
+            with _AnswerReader(response, self.max_answer_bytes, budget) as reader:
+                for chunk in response.iter_bytes():
+                    reader.take(chunk)
         finally:
             response.close()
-        raise _Unreadable(response, problem)
+        return response
 
     async def arun(self, op: Op[T], on_emit: Callable[[Any], None] | None = None) -> T:
         """Drive an operation to its end with the async client; data it
@@ -1461,17 +1456,12 @@ class Transport:
             streams.opened(response, budget)
             return response
         try:
-            reader = _AnswerReader(response, self.max_answer_bytes, budget)
-            async for chunk in response.aiter_bytes():
-                reader.take(chunk)
-        except httpx.DecodingError as exc:
-            problem = f"its body could not be decoded ({exc})"
-        else:
-            reader.done()
-            return response
+            with _AnswerReader(response, self.max_answer_bytes, budget) as reader:
+                async for chunk in response.aiter_bytes():
+                    reader.take(chunk)
         finally:
             await response.aclose()
-        raise _Unreadable(response, problem)
+        return response
 
     # conveniences over the drivers
 
@@ -1728,7 +1718,9 @@ class _Heard:
 class _AnswerReader:
     """Collects the (decoded) body of an answer, chunk by chunk as the
     drivers read it, refusing more than ``limit`` bytes and checking the
-    attempt's deadline; the sync and async drivers share it."""
+    attempt's deadline; the sync and async drivers share it. As a context
+    around the read, it hands the body to the response at the end, and
+    turns a body that cannot be decoded into :class:`_Unreadable`."""
 
     def __init__(self, response: httpx.Response, limit: int, budget: _Budget) -> None:
         self.response = response
@@ -1755,6 +1747,15 @@ class _AnswerReader:
     def done(self) -> None:
         """Hand the body to the response, as ``response.read()`` would."""
         self.response._content = b"".join(self.parts)
+
+    def __enter__(self) -> _AnswerReader:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.done()
+        elif isinstance(exc, httpx.DecodingError):
+            raise _Unreadable(self.response, f"its body could not be decoded ({exc})") from None
 
 
 def _stale(challenge: str, body: bytes) -> bool:

@@ -49,8 +49,8 @@ from typing import Any, BinaryIO, TypeGuard
 import attrs
 import httpx
 
+from tcmodel._storage import public_url, refusal, transfer_deadline
 from tcmodel.credentials import Credentials
-from tcmodel.download import _from_taskcluster, _public_url, _refusal
 from tcmodel.errors import TaskclusterError, redact_url
 from tcmodel.progress import ProgressLike, Report, reporter
 from tcmodel.resources._dates import json_date
@@ -333,13 +333,6 @@ def _part(source: Source, stack: ExitStack, what: str, *, gzip: bool, hashing: b
 # -- sending ------------------------------------------------------------------
 
 
-def _upload_deadline(transport: Transport) -> float:
-    """One PUT attempt's deadline: the transport's for downloads (``inf``
-    when it sets none)."""
-    limit = transport.download_deadline
-    return float("inf") if limit is None else limit
-
-
 def _put(
     transport: Transport, what: str, url: str, headers: dict[str, str], part: _Part
 ) -> Op[None]:
@@ -352,13 +345,13 @@ def _put(
     sent["Host"] = target.netloc.decode("ascii")  # (httpx adds none to a request given a stream)
     request = httpx.Request("PUT", target, headers=sent, stream=part)
     response = yield from transport.exchange(
-        request, what, auth=None, deadline=_upload_deadline(transport)
+        request, what, auth=None, deadline=transfer_deadline(transport)
     )
-    if response.status_code in (401, 403) and not _from_taskcluster(response):
-        detail = redact_url(_refusal(response))
+    detail = refusal(response)
+    if detail is not None:
         raise UploadError(
-            f"{what}: the storage refused {_public_url(url)} ({response.status_code} "
-            f"{detail}): the URL has expired or grants no access"
+            f"{what}: the storage refused {public_url(url)} ({response.status_code} "
+            f"{redact_url(detail)}): the URL has expired or grants no access"
         )
     transport.check(response, what)
 

@@ -3,6 +3,10 @@
 Conformance bookkeeping: every LocalCluster the suite starts reports which
 API entries it answered; when the whole suite runs, an entry of the queue,
 index or object service that no test exercised fails the run.
+
+Shared fixtures: ``lc`` (a started LocalCluster, settings from the
+``lc_settings`` fixture a module may override) and ``admin``/``root`` (a
+tcmodel client of it with root credentials); helpers in lc_client_support.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+import tcmodel
 from tcmodel.api import ENDPOINTS
-from tcmodel.testing import LocalCluster
+from tcmodel.testing import LocalCluster, Settings
 
 SERVED: set[tuple[str, str]] = set()
 _TESTS = Path(__file__).parent
@@ -30,6 +35,33 @@ def _record_served_entries() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(LocalCluster, "stop", stop)
         yield
+
+
+@pytest.fixture
+def lc_settings() -> Settings | None:
+    """The settings of ``lc``: defaults; a module overrides this fixture for
+    other ones (a smaller page size, say)."""
+    return None
+
+
+@pytest.fixture
+def lc(lc_settings: Settings | None) -> Iterator[LocalCluster]:
+    """A started local cluster (modules may define their own ``lc``)."""
+    with LocalCluster(settings=lc_settings) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
+    """A client of ``lc`` with its root credentials (scope ``*``)."""
+    with lc.connect() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def root(admin: tcmodel.Cluster) -> tcmodel.Cluster:
+    """Another name of ``admin``."""
+    return admin
 
 
 def _whole_suite(session: pytest.Session) -> bool:

@@ -7,10 +7,10 @@ shows in a repr, a display, a log line or an error."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
+from lc_client_support import entry_statuses
 
 import tcmodel
 from tcmodel.display.views import html, text
@@ -21,19 +21,8 @@ from tcmodel.testing import LocalCluster, Settings
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=2)) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def root(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[tuple[str | None, int]]:
-    return [(r.entry, r.status) for r in lc.requests]
+def lc_settings() -> Settings:
+    return Settings(max_page_size=2)
 
 
 # -- the caller's scopes ----------------------------------------------------------
@@ -46,7 +35,7 @@ def test_current_scopes_are_expanded_through_roles_in_one_request(lc: LocalClust
     with lc.connect(creds) as cluster:
         lc.reset_requests()
         scopes = cluster.current_scopes()
-        assert entries(lc) == [("currentScopes", 200)]
+        assert entry_statuses(lc) == [("currentScopes", 200)]
     assert {
         "assume:project:ci",
         "assume:project:index",
@@ -68,7 +57,7 @@ def test_satisfies_checks_locally_after_one_request_per_call(lc: LocalCluster) -
         assert not cluster.satisfies({"AllOf": ["secrets:get:project/c", "hooks:trigger:x"]})
         assert cluster.satisfies({"AnyOf": ["hooks:trigger:x", "secrets:get:project/c"]})
         assert not cluster.satisfies([])  # no alternative at all: never satisfied
-        assert entries(lc) == [("currentScopes", 200)] * 7
+        assert entry_statuses(lc) == [("currentScopes", 200)] * 7
         with pytest.raises(TypeError, match="list of alternatives"):
             cluster.satisfies(["secrets:get:project/a", "x"])  # type: ignore[list-item]
         assert len(lc.requests) == 7
@@ -84,7 +73,7 @@ def test_expand_scopes(root: tcmodel.Cluster, lc: LocalCluster) -> None:
         "queue:route:a.*",
         "queue:route:b.*",
     ]
-    assert entries(lc) == [("expandScopes", 200)]
+    assert entry_statuses(lc) == [("expandScopes", 200)]
     with pytest.raises(TypeError):
         root.expand_scopes("assume:project:a")  # type: ignore[arg-type]  # one string
     assert len(lc.requests) == 1
@@ -125,9 +114,9 @@ def test_client_handle_costs_nothing_and_loads_once(
     assert client.scopes == ("queue:status:*",)
     assert client.expanded_scopes == ("queue:status:*",)
     assert client.disabled is False and client.expires.year == 3000
-    assert entries(lc) == [("client", 200)]
+    assert entry_statuses(lc) == [("client", 200)]
     client.refresh()
-    assert entries(lc) == [("client", 200)] * 2
+    assert entry_statuses(lc) == [("client", 200)] * 2
     assert client == root.client("project/reader") and client != root.role("project/reader")
 
 
@@ -135,7 +124,7 @@ def test_client_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     client = root.client("project/bot")
     lc.reset_requests()
     creds = client.create(scopes=["secrets:get:project/*"], description="a bot", expires="1 day")
-    assert entries(lc) == [("createClient", 200)]
+    assert entry_statuses(lc) == [("createClient", 200)]
     assert isinstance(creds, tcmodel.Credentials) and creds.client_id == "project/bot"
     # the record came with the answer: no read
     assert client.loaded and client.description == "a bot"
@@ -149,7 +138,7 @@ def test_client_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
         # update: what is not given stays (the record is loaded: no read)
         lc.reset_requests()
         client.update(scopes=["secrets:get:project/*", "notify:email:*"])
-        assert entries(lc) == [("updateClient", 200)]
+        assert entry_statuses(lc) == [("updateClient", 200)]
         assert client.description == "a bot"
         assert client.scopes == ("notify:email:*", "secrets:get:project/*")
         assert "notify:email:*" in bot.current_scopes()
@@ -163,7 +152,7 @@ def test_client_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
 
         lc.reset_requests()
         new = client.reset_token()
-        assert entries(lc) == [("resetAccessToken", 200)]
+        assert entry_statuses(lc) == [("resetAccessToken", 200)]
         assert new.access_token != creds.access_token
         with pytest.raises(tcmodel.AuthenticationFailed):
             bot.current_scopes()  # the old token stopped working
@@ -173,7 +162,7 @@ def test_client_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     client.delete()
     client.delete()  # already gone: fine
-    assert entries(lc) == [("deleteClient", 204)] * 2
+    assert entry_statuses(lc) == [("deleteClient", 204)] * 2
     assert not client.loaded
     with pytest.raises(tcmodel.NotFound):
         client.refresh()
@@ -186,11 +175,11 @@ def test_update_of_an_unloaded_client_reads_it_first(
     fresh = root.client("project/u")
     lc.reset_requests()
     fresh.update(scopes=["a:1", "a:2"])
-    assert entries(lc) == [("client", 200), ("updateClient", 200)]
+    assert entry_statuses(lc) == [("client", 200), ("updateClient", 200)]
     assert fresh.description == "keep me"
     lc.reset_requests()
     root.client("project/u").update(scopes=["a:1"], description="d", expires="1 day")
-    assert entries(lc) == [("updateClient", 200)]  # everything given: no read
+    assert entry_statuses(lc) == [("updateClient", 200)]  # everything given: no read
 
 
 def test_creating_a_client_needs_its_scopes(lc: LocalCluster) -> None:
@@ -234,7 +223,7 @@ def test_client_listing_pages_with_prefix(root: tcmodel.Cluster, lc: LocalCluste
     assert lc.requests == []
     found = list(listing)
     assert [c.client_id for c in found] == [f"project/many/{i}" for i in range(5)]
-    assert entries(lc) == [("listClients", 200)] * 3  # pages of 2
+    assert entry_statuses(lc) == [("listClients", 200)] * 3  # pages of 2
     assert [c.scopes for c in found][:2] == [("a:0",), ("a:1",)]  # loaded with the listing
     assert len(lc.requests) == 3
     assert all(isinstance(c, Client) for c in found)
@@ -250,7 +239,7 @@ def test_role_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     assert repr(role) == "<Role roleId='project:ci'>" and lc.requests == []
     lc.reset_requests()
     role.create(["assume:project:base", "queue:route:index.project.*"], description="CI")
-    assert entries(lc) == [("createRole", 200)]
+    assert entry_statuses(lc) == [("createRole", 200)]
     assert role.expanded_scopes == (
         "assume:project:base",
         "assume:project:ci",
@@ -266,7 +255,7 @@ def test_role_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     assert fresh.description == "CI"
     fresh.update(description="CI builds")
-    assert entries(lc) == [("role", 200), ("updateRole", 200)]
+    assert entry_statuses(lc) == [("role", 200), ("updateRole", 200)]
     assert fresh.scopes == role.scopes and fresh.description == "CI builds"
     role.update(["queue:route:index.project.*"], description="smaller")
     assert role.scopes == ("queue:route:index.project.*",)
@@ -274,7 +263,7 @@ def test_role_life_cycle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     role.delete()
     role.delete()
-    assert entries(lc) == [("deleteRole", 204)] * 2
+    assert entry_statuses(lc) == [("deleteRole", 204)] * 2
     with pytest.raises(tcmodel.NotFound):
         root.role("project:ci").scopes
 
@@ -298,7 +287,7 @@ def test_role_listing_pages(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     found = {r.role_id: r for r in root.roles()}
     assert {"anonymous", "project:a", "project:b", "project:c"} <= set(found)
     pages = len(lc.requests)
-    assert pages == (len(found) + 1) // 2 and {e for e, _ in entries(lc)} == {"listRoles2"}
+    assert pages == (len(found) + 1) // 2 and {e for e, _ in entry_statuses(lc)} == {"listRoles2"}
     assert found["project:b"].scopes == ("x:project:b",)
     assert all(isinstance(r, Role) for r in found.values())
     assert len(lc.requests) == pages  # the records came with the listing
@@ -311,7 +300,7 @@ def test_aws_s3_credentials(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     with pytest.raises(tcmodel.NotFound):  # the local cluster configures no bucket
         root.aws_s3_credentials("my-bucket", "project/", level="read-write")
-    assert entries(lc) == [("awsS3Credentials", 404)]
+    assert entry_statuses(lc) == [("awsS3Credentials", 404)]
     with pytest.raises(ValueError):
         root.aws_s3_credentials("my-bucket", "project/", level="write")
     assert len(lc.requests) == 1

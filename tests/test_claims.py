@@ -23,18 +23,6 @@ WG, WID = "wg-1", "w-1"
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as c:
-        yield c
-
-
-@pytest.fixture
 def worker(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
     """A client with exactly a worker's scopes (no root)."""
     creds = lc.add_client("worker/claims", [f"queue:claim-work:{TQ}", f"queue:worker-id:{WG}/*"])
@@ -174,6 +162,19 @@ def test_everything_is_signed_with_the_claims_credentials(
     assert [r.entry for r in api] == ["createArtifact", "reportCompleted"]
     assert {r.client_id for r in api} == {creds.client_id}
     assert all(not r.authorization for r in lc.requests if r.origin == "blob")
+
+
+def test_the_claims_cluster_keeps_the_parents_settings(
+    lc: LocalCluster, admin: tcmodel.Cluster
+) -> None:
+    _task(admin)
+    with lc.connect(deadline=7, download_deadline=70, max_answer_bytes=4096, concurrency=3) as c:
+        claim = _claim(c)
+        got, parent = claim.cluster.transport, c.transport
+        settings = ("deadline", "download_deadline", "max_answer_bytes", "concurrency")
+        assert [getattr(got, s) for s in settings] == [7.0, 70.0, 4096, 3]
+        assert got.retry == parent.retry and got.now() == pytest.approx(parent.now(), abs=1)
+        claim.completed()
 
 
 def test_the_claim_shares_the_http_client_and_closes_only_its_own(

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import pytest
 from IPython.core.formatters import DisplayFormatter
+from lc_client_support import create
 
 import tcmodel
 from tcmodel import models
@@ -52,13 +53,7 @@ def graph() -> Iterator[Graph]:
         group_id = tcmodel.slug_id()
 
         def make(name: str, deps: tuple[Task, ...] = ()) -> Task:
-            return admin.create_task(
-                task_queue_id=QUEUE,
-                payload={},
-                name=name,
-                task_group_id=group_id,
-                dependencies=deps,
-            )
+            return create(admin, name, group_id, *deps, queue=QUEUE)
 
         build = make("build-linux64/opt")
         claimed = worker.claim_task(build.task_id)

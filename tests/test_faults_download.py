@@ -164,6 +164,17 @@ class World:
 
         return progress
 
+    def download_cut(self, name: str, target: Path, mode: str, action: Callable[[], None]) -> None:
+        """Download ``name`` to ``target`` (``mode``: sync or async), its
+        blob cut after ``CUT`` bytes, running ``action`` when data first came."""
+        self.lc.inject("truncate", origin="blob", keep=CUT)
+        progress = self.on_first_data(action)
+        art = self.art(name)
+        if mode == "sync":
+            art.download(target, progress=progress)
+        else:
+            asyncio.run(art.adownload(target, progress=progress))
+
 
 @pytest.fixture
 def world(tc_cluster: LocalCluster) -> Iterator[World]:
@@ -202,13 +213,10 @@ def test_a_resume_of_unchanged_data_sends_if_range_and_gets_a_206(world: World) 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_changed_data_restarts_a_file_download(world: World, tmp_path: Path, mode: str) -> None:
-    world.lc.inject("truncate", origin="blob", keep=CUT)
-    progress = world.on_first_data(lambda: world.replace_s3("public/s3.bin", NEW))
-    art, target = world.art("public/s3.bin"), tmp_path / "out.bin"
-    if mode == "sync":
-        art.download(target, progress=progress)
-    else:
-        asyncio.run(art.adownload(target, progress=progress))
+    target = tmp_path / "out.bin"
+    world.download_cut(
+        "public/s3.bin", target, mode, lambda: world.replace_s3("public/s3.bin", NEW)
+    )
     assert target.read_bytes() == NEW  # never DATA[:CUT] + NEW[CUT:]
     # If-Range no longer holds: the whole new body, which replaced what was written
     assert world.trail() == [(API, "artifact", 200), (BLOB, None, 200), (BLOB, None, 200)]
@@ -367,13 +375,8 @@ def test_an_expired_presigned_url_is_renewed_by_the_queue(
 ) -> None:
     """A private s3 artifact: the queue's URL is presigned for 30 minutes;
     the cluster clock jumps an hour between the cut and the resume."""
-    world.lc.inject("truncate", origin="blob", keep=CUT)
-    progress = world.on_first_data(lambda: world.lc.advance(3600))
-    art, target = world.art("private/s3.bin"), tmp_path / "s3.bin"
-    if mode == "sync":
-        art.download(target, progress=progress)
-    else:
-        asyncio.run(art.adownload(target, progress=progress))
+    target = tmp_path / "s3.bin"
+    world.download_cut("private/s3.bin", target, mode, lambda: world.lc.advance(3600))
     assert target.read_bytes() == DATA
     assert world.trail() == [
         (API, "artifact", 200),
@@ -390,13 +393,8 @@ def test_expired_download_credentials_are_renewed_by_the_queue(
 ) -> None:
     """An object artifact: the getUrl lasts a minute and the download
     credentials an hour; two hours pass between the cut and the resume."""
-    world.lc.inject("truncate", origin="blob", keep=CUT)
-    progress = world.on_first_data(lambda: world.lc.advance(7200))
-    art, target = world.art("public/object.bin"), tmp_path / "object.bin"
-    if mode == "sync":
-        art.download(target, progress=progress)
-    else:
-        asyncio.run(art.adownload(target, progress=progress))
+    target = tmp_path / "object.bin"
+    world.download_cut("public/object.bin", target, mode, lambda: world.lc.advance(7200))
     assert target.read_bytes() == DATA
     assert world.trail() == [
         (API, "artifact", 200),

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from IPython.lib.pretty import pretty as _pretty
+from lc_client_support import create, entries
 
 import tcmodel
 from tcmodel._extras import MissingExtra
@@ -19,8 +20,6 @@ from tcmodel.graph import CriticalPath, Timeline
 from tcmodel.resources.task import Task
 from tcmodel.testing import LocalCluster
 from tcmodel.testing.worker import Worker
-
-QUEUE = "proj/ci"
 
 
 def pretty(value: object) -> str:
@@ -33,28 +32,6 @@ def demo() -> Iterator[tuple[LocalCluster, str, dict[str, Task]]]:
     with LocalCluster() as lc, lc.connect() as admin:
         group_id, tasks = build_graph(lc, admin)
         yield lc, group_id, tasks
-
-
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[str | None]:
-    return [r.entry for r in lc.requests]
-
-
-def create(
-    cluster: tcmodel.Cluster, name: str, group_id: str, *deps: Task, queue: str = QUEUE
-) -> Task:
-    return cluster.create_task(
-        task_queue_id=queue,
-        payload={},
-        name=name,
-        task_group_id=group_id,
-        dependencies=list(deps),
-    )
 
 
 # -- dependencies ------------------------------------------------------------------

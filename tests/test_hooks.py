@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from lc_client_support import entries
 
 import tcmodel
 from tcmodel.models import HookDefinition, HookFire
@@ -50,16 +51,6 @@ def lc() -> Iterator[LocalCluster]:
     with LocalCluster() as cluster:
         cluster.add_role(f"hook-id:{GROUP}/*", ["queue:create-task:*", "queue:scheduler-id:-"])
         yield cluster
-
-
-@pytest.fixture
-def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[str | None]:
-    return [r.entry for r in lc.requests]
 
 
 def test_a_handle_costs_nothing_and_shows_its_identity(lc: LocalCluster, admin: Any) -> None:

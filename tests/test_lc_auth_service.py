@@ -6,7 +6,6 @@ that configures none. Answers follow traces/real-v106.jsonl."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,9 +25,8 @@ TESTER = Credentials("tester", "no-secret")
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=3)) as cluster:
-        yield cluster
+def lc_settings() -> Settings:
+    return Settings(max_page_size=3)
 
 
 def auth(lc: LocalCluster, creds: Credentials | None = None, **options: Any) -> Any:

@@ -5,7 +5,6 @@ secret value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,9 +20,8 @@ VALUE = {"user": "ci", "password": "hunter2", "nested": {"list": [1, 2]}}
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=3)) as cluster:
-        yield cluster
+def lc_settings() -> Settings:
+    return Settings(max_page_size=3)
 
 
 def secrets_client(lc: LocalCluster, creds: Credentials | None = None) -> Any:

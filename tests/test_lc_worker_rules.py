@@ -5,7 +5,6 @@ reports, deadlines — driven through the public Claim API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,18 +15,6 @@ from tcmodel.testing import LocalCluster
 
 TQ = "proj/rules"
 WG = "wg"
-
-
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as c:
-        yield c
 
 
 def _task(admin: tcmodel.Cluster, **kw: object) -> tcmodel.resources.Task:

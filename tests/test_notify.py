@@ -5,9 +5,8 @@ counts and scope failures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from lc_client_support import entry_statuses
 
 import tcmodel
 from tcmodel.models_services import DenylistedAddress
@@ -15,19 +14,8 @@ from tcmodel.testing import LocalCluster, Settings
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=2)) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def root(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[tuple[str | None, int]]:
-    return [(r.entry, r.status) for r in lc.requests]
+def lc_settings() -> Settings:
+    return Settings(max_page_size=2)
 
 
 def test_email_is_sent_once_and_recorded(root: tcmodel.Cluster, lc: LocalCluster) -> None:
@@ -42,7 +30,7 @@ def test_email_is_sent_once_and_recorded(root: tcmodel.Cluster, lc: LocalCluster
         template="fullscreen",
     )
     assert sent is True
-    assert entries(lc) == [("email", 200)]
+    assert entry_statuses(lc) == [("email", 200)]
     [note] = lc.notifications
     assert (note.kind, note.address, note.client_id) == (
         "email",
@@ -69,7 +57,7 @@ def test_email_is_sent_once_and_recorded(root: tcmodel.Cluster, lc: LocalCluster
         )
         is False
     )
-    assert entries(lc)[-1] == ("email", 204) and len(lc.notifications) == 1
+    assert entry_statuses(lc)[-1] == ("email", 204) and len(lc.notifications) == 1
     lc.advance(3600)
     assert notify.email("dev@example.com", "Build failed", "**3** tests failed") is True
 
@@ -97,7 +85,7 @@ def test_pulse_matrix_and_slack(root: tcmodel.Cluster, lc: LocalCluster) -> None
         format="org.matrix.custom.html",
         msgtype="m.notice",
     )
-    assert entries(lc) == [("pulse", 200), ("slack", 204), ("slack", 200), ("matrix", 200)]
+    assert entry_statuses(lc) == [("pulse", 200), ("slack", 204), ("slack", 200), ("matrix", 200)]
     kinds = [(n.kind, n.address) for n in lc.notifications]
     assert kinds == [
         ("pulse", "project.ci.done"),
@@ -121,12 +109,12 @@ def test_deny_list(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     notify.deny("email", "noreply@example.com")
     notify.deny("pulse", "project.secret")
     notify.deny("slack-channel", "C999")
-    assert entries(lc) == [("addDenylistAddress", 200)] * 3
+    assert entry_statuses(lc) == [("addDenylistAddress", 200)] * 3
     lc.reset_requests()
     listing = notify.denylist()
     assert lc.requests == []
     found = list(listing)
-    assert entries(lc) == [("listDenylist", 200)] * 2  # pages of 2
+    assert entry_statuses(lc) == [("listDenylist", 200)] * 2  # pages of 2
     assert all(isinstance(a, DenylistedAddress) for a in found)
     assert {(a.notification_type, a.notification_address) for a in found} == {
         ("email", "noreply@example.com"),

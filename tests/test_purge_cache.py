@@ -4,10 +4,10 @@ or of all, paged), ``since``, request counts and scope failures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from lc_client_support import entry_statuses
 
 import tcmodel
 from tcmodel.models_services import PurgeRequest
@@ -16,19 +16,8 @@ from tcmodel.testing.purge_cache import CACHE_SECONDS
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=2)) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def root(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[tuple[str | None, int]]:
-    return [(r.entry, r.status) for r in lc.requests]
+def lc_settings() -> Settings:
+    return Settings(max_page_size=2)
 
 
 def now(lc: LocalCluster) -> datetime:
@@ -37,13 +26,13 @@ def now(lc: LocalCluster) -> datetime:
 
 def test_purge_then_list_the_pool(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     assert root.purge_cache("proj/ci", "checkouts") is None
-    assert entries(lc) == [("purgeCache", 204)]
+    assert entry_statuses(lc) == [("purgeCache", 204)]
     assert ("proj/ci", "checkouts") in lc.state.purge_cache.requests
     lc.reset_requests()
     listing = root.purge_requests("proj/ci")
     assert lc.requests == []
     [request] = list(listing)
-    assert entries(lc) == [("purgeRequests", 200)]
+    assert entry_statuses(lc) == [("purgeRequests", 200)]
     assert isinstance(request, PurgeRequest)
     assert (request.worker_pool_id, request.cache_name) == ("proj/ci", "checkouts")
     assert abs((request.before - now(lc)).total_seconds()) < 2
@@ -71,7 +60,7 @@ def test_since(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     pool = root.purge_requests("proj/ci", since="-30 min")
     assert [r.cache_name for r in pool] == ["new"]  # asked of the service
-    assert entries(lc) == [("purgeRequests", 200)]
+    assert entry_statuses(lc) == [("purgeRequests", 200)]
     every = root.purge_requests(since=now(lc) - timedelta(minutes=30))
     assert sorted(r.worker_pool_id for r in every) == ["proj/ci", "proj/gpu"]
     assert [r.cache_name for r in every] == ["new", "new"]
@@ -87,7 +76,7 @@ def test_all_requests_page(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     found = list(root.purge_requests())
     assert [r.worker_pool_id for r in found] == [f"proj/pool-{i}" for i in range(5)]
-    assert entries(lc) == [("allPurgeRequests", 200)] * 3  # pages of 2
+    assert entry_statuses(lc) == [("allPurgeRequests", 200)] * 3  # pages of 2
     lc.reset_requests()
     assert len(list(root.purge_requests().limit(2))) == 2
     assert len(lc.requests) == 1

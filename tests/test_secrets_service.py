@@ -7,11 +7,11 @@ error."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 from IPython.lib.pretty import pretty
+from lc_client_support import entry_statuses
 
 import tcmodel
 from tcmodel.display.views import html, text
@@ -23,19 +23,8 @@ SECRETS = ("hunter2-correct-horse", "tok-9f8e7d")
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=2)) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def root(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[tuple[str | None, int]]:
-    return [(r.entry, r.status) for r in lc.requests]
+def lc_settings() -> Settings:
+    return Settings(max_page_size=2)
 
 
 def test_set_then_read_on_a_fresh_handle(root: tcmodel.Cluster, lc: LocalCluster) -> None:
@@ -43,7 +32,7 @@ def test_set_then_read_on_a_fresh_handle(root: tcmodel.Cluster, lc: LocalCluster
     assert repr(secret) == "<Secret name='project/ci/deploy'>" and not secret.loaded
     assert lc.requests == []
     assert secret.set(VALUE, expires="2 days") is secret
-    assert entries(lc) == [("set", 200)]
+    assert entry_statuses(lc) == [("set", 200)]
     assert secret.loaded and secret.value == VALUE  # kept: no read follows the set
     assert len(lc.requests) == 1
 
@@ -52,12 +41,12 @@ def test_set_then_read_on_a_fresh_handle(root: tcmodel.Cluster, lc: LocalCluster
     assert fresh.value == VALUE
     now = datetime.fromtimestamp(lc.clock.now(), tz=timezone.utc)
     assert abs((fresh.expires - now).total_seconds() - 2 * 86400) < 5
-    assert entries(lc) == [("get", 200)]  # value and expiry: one read
+    assert entry_statuses(lc) == [("get", 200)]  # value and expiry: one read
 
     root.secret("project/ci/deploy").set({"password": "changed"})
     assert fresh.value == VALUE  # loaded once
     assert fresh.refresh().value == {"password": "changed"}
-    assert [e for e, _ in entries(lc)] == ["get", "set", "get"]
+    assert [e for e, _ in entry_statuses(lc)] == ["get", "set", "get"]
 
 
 def test_expires_takes_datetimes_offsets_and_iso_dates(root: tcmodel.Cluster) -> None:
@@ -75,7 +64,7 @@ def test_remove_and_missing(root: tcmodel.Cluster, lc: LocalCluster) -> None:
     lc.reset_requests()
     secret.remove()
     secret.remove()  # already gone: fine
-    assert entries(lc) == [("remove", 200)] * 2
+    assert entry_statuses(lc) == [("remove", 200)] * 2
     assert not secret.loaded
     with pytest.raises(tcmodel.NotFound) as info:
         secret.value
@@ -99,7 +88,7 @@ def test_listing_by_prefix_pages(root: tcmodel.Cluster, lc: LocalCluster) -> Non
     found = list(listing)
     assert [s.name for s in found] == ["project/a/1", "project/a/2", "project/a/3"]
     assert all(isinstance(s, Secret) and not s.loaded for s in found)
-    assert entries(lc) == [("list", 200)] * 3  # 5 names, pages of 2
+    assert entry_statuses(lc) == [("list", 200)] * 3  # 5 names, pages of 2
     assert [s.name for s in root.secrets()][:2] == ["other/x", "project/a/1"]
     assert root.secret("project/b/1") in root.secrets("project/")
 

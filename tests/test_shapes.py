@@ -6,11 +6,11 @@ bulk reads of unknown ids that raise NotFound with no request per id."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from lc_client_support import entries
 
 import tcmodel
 from tcmodel.testing import LocalCluster
@@ -19,22 +19,6 @@ from tcmodel.utils import slug_id
 
 LOG = "first line\r\nsecond line\nthird é\n" + "".join(f"line {n}\n" for n in range(5000))
 BLOB = bytes(range(256)) * 1000
-
-
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[str | None]:
-    return [r.entry for r in lc.requests]
 
 
 def rendered(now: datetime, **fields: Any) -> dict[str, Any]:

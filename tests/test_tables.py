@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import attrs
 import pytest
+from lc_client_support import create
 
 import tcmodel
 from tcmodel._extras import MissingExtra
@@ -56,13 +57,7 @@ def graph() -> Iterator[Graph]:
         group_id = tcmodel.slug_id()
 
         def make(name: str, *deps: Task) -> Task:
-            return admin.create_task(
-                task_queue_id=QUEUE,
-                payload={},
-                name=name,
-                task_group_id=group_id,
-                dependencies=deps,
-            )
+            return create(admin, name, group_id, *deps, queue=QUEUE)
 
         def work(task: Task, seconds: int, fail: bool = False) -> None:
             run = worker.claim_task(task.task_id)

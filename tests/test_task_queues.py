@@ -4,10 +4,10 @@ workers with their recent tasks, quarantine, listings, scope failures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from lc_client_support import entries
 
 import tcmodel
 from tcmodel.resources.task import Task
@@ -19,19 +19,8 @@ TQ = "proj/ci"
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=3)) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
-
-
-def entries(lc: LocalCluster) -> list[str | None]:
-    return [r.entry for r in lc.requests]
+def lc_settings() -> Settings:
+    return Settings(max_page_size=3)
 
 
 def make_tasks(admin: tcmodel.Cluster, n: int, queue: str = TQ) -> list[Task]:

@@ -179,12 +179,6 @@ def test_logs_are_fetched_concurrently_within_the_bound(lc: LocalCluster) -> Non
         assert timed(4) < 1.2  # all four at once: one wave (0.4 s), far below the 1.6 s in a row
 
 
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
-
-
 def test_failures_work_inside_a_running_event_loop(
     triage: tuple[LocalCluster, str, dict[str, Task]],
 ) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,9 +23,8 @@ QUEUE = "proj/ci"
 
 
 @pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster(settings=Settings(max_page_size=2)) as cluster:
-        yield cluster
+def lc_settings() -> Settings:
+    return Settings(max_page_size=2)
 
 
 def new_task(cluster: tcmodel.Cluster, name: str = "job", group_id: str | None = None) -> Task:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,12 +52,6 @@ def _progress(sent: int, total: int | None) -> None:
 
 
 # -- the test ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
 
 
 def _wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:

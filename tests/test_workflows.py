@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,18 +28,6 @@ from tcmodel.testing import LocalCluster
 from tcmodel.testing.server import RequestRecord
 from tcmodel.testing.worker import Worker
 from tcmodel.utils import slug_id
-
-
-@pytest.fixture
-def lc() -> Iterator[LocalCluster]:
-    with LocalCluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def admin(lc: LocalCluster) -> Iterator[tcmodel.Cluster]:
-    with lc.connect() as cluster:
-        yield cluster
 
 
 def calls(records: list[RequestRecord]) -> list[tuple[str | None, str | None, int]]:

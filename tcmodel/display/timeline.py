@@ -147,6 +147,15 @@ def _legend() -> str:
     )
 
 
+def _path_summary(path: CriticalPath) -> str:
+    return f"{len(path)} tasks, {duration(path.total) or '0s'}"
+
+
+def _timeline_head(timeline: Timeline) -> str:
+    summary = _path_summary(timeline.critical_path)
+    return f"Timeline of {len(timeline.records)} tasks — critical path: {summary}"
+
+
 def critical_path_html(path: CriticalPath) -> str:
     """The critical path as an HTML Gantt chart, one row per step.
 
@@ -156,7 +165,7 @@ def critical_path_html(path: CriticalPath) -> str:
         True
     """
     bars = _path_bars(path)
-    caption = escape(f"Critical path: {len(path)} tasks, {duration(path.total) or '0s'}")
+    caption = escape(f"Critical path: {_path_summary(path)}")
     return _gantt(bars, _Scale(bars), f"<b>{caption}</b>") + _legend()
 
 
@@ -172,11 +181,7 @@ def timeline_html(timeline: Timeline, slowest: int = SLOWEST) -> str:
     path_bars = _path_bars(timeline.critical_path)
     slow_bars = _record_bars(timeline.slowest(slowest), timeline._tasks)
     scale = _Scale(path_bars + slow_bars)
-    path = timeline.critical_path
-    head = escape(
-        f"Timeline of {len(timeline.records)} tasks — critical path: {len(path)} tasks, "
-        f"{duration(path.total) or '0s'}"
-    )
+    head = escape(_timeline_head(timeline))
     return (
         _gantt(path_bars, scale, f"<b>{head}</b><br>Critical path")
         + _gantt(slow_bars, scale, escape(f"Slowest {len(slow_bars)} tasks"))
@@ -219,7 +224,7 @@ def critical_path_text(path: CriticalPath) -> str:
           decision ...
     """
     bars = _path_bars(path)
-    head = f"Critical path: {len(path)} tasks, {duration(path.total) or '0s'}"
+    head = f"Critical path: {_path_summary(path)}"
     return "\n".join([head, *_text_rows(bars, _Scale(bars))])
 
 
@@ -233,17 +238,12 @@ def timeline_text(timeline: Timeline, slowest: int = SLOWEST) -> str:
         Slowest 2 tasks:
         ...
     """
-    path = timeline.critical_path
-    path_bars = _path_bars(path)
+    path_bars = _path_bars(timeline.critical_path)
     slow_bars = _record_bars(timeline.slowest(slowest), timeline._tasks)
     scale = _Scale(path_bars + slow_bars)
-    head = (
-        f"Timeline of {len(timeline.records)} tasks — critical path: {len(path)} tasks, "
-        f"{duration(path.total) or '0s'}"
-    )
     return "\n".join(
         [
-            head,
+            _timeline_head(timeline),
             *_text_rows(path_bars, scale),
             f"Slowest {len(slow_bars)} tasks:",
             *_text_rows(slow_bars, scale),

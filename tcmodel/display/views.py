@@ -38,7 +38,7 @@ from tcmodel.resources.collection import Listing
 from tcmodel.resources.index import IndexedArtifact, IndexEntry, Namespace
 from tcmodel.resources.run import Run
 from tcmodel.resources.task import Task
-from tcmodel.resources.task_group import TaskGroup
+from tcmodel.resources.task_group import FAILED_STATES, TaskGroup
 
 __all__ = ["Printer", "html", "log_html", "log_text", "pretty", "text"]
 
@@ -225,7 +225,7 @@ def _task(t: Task) -> _View:
 def _unsuccessful(tasks: Iterable[Task]) -> tuple[_Table, ...]:
     """A table of the failed and exception tasks among ``tasks`` (listed
     tasks: loaded, no request), or none."""
-    bad = [t for t in tasks if t._status and t._status.state in ("failed", "exception")]
+    bad = [t for t in tasks if t._status and t._status.state in FAILED_STATES]
     if not bad:
         return ()
     more = (f"… {len(bad) - MAX_ROWS} more",) if len(bad) > MAX_ROWS else ()

@@ -211,6 +211,10 @@ class _Record(Resource, Generic[Info]):
         self._info = yield from self._transport.call(self._call(name, body), convert=self._parse)
         return self._info
 
+    def _load(self) -> Op[Info]:
+        """Read the record (``_read``) and keep it."""
+        return self._keep(self._read)
+
     # data
 
     @property
@@ -224,7 +228,7 @@ class _Record(Resource, Generic[Info]):
             >>> cluster.role("doc:info").info.scopes
             ('index:insert-task:*',)
         """
-        return self._cached("_info", lambda: self._keep(self._read))
+        return self._cached("_info", self._load)
 
     async def ainfo(self) -> Info:
         """The async twin of :attr:`info`.
@@ -237,7 +241,7 @@ class _Record(Resource, Generic[Info]):
             >>> asyncio.run(scopes())
             ('*',)
         """
-        return await self._acached("_info", lambda: self._keep(self._read))
+        return await self._acached("_info", self._load)
 
     @property
     def loaded(self) -> bool:
@@ -256,7 +260,7 @@ class _Record(Resource, Generic[Info]):
             >>> cluster.role("anonymous").refresh().loaded
             True
         """
-        self._run(self._keep(self._read))
+        self._run(self._load())
         return self
 
     async def arefresh(self: R) -> R:
@@ -270,7 +274,7 @@ class _Record(Resource, Generic[Info]):
             >>> asyncio.run(reload())
             True
         """
-        await self._arun(self._keep(self._read))
+        await self._arun(self._load())
         return self
 
     @property
@@ -471,7 +475,7 @@ class Client(_Record[ClientInfo]):
     ) -> Op[Client]:
         """What is not given stays: read first when not loaded."""
         if scopes is None or description is None or expires is None:
-            info = self._info or (yield from self._keep("client"))
+            info = yield from self._cache_op("_info", self._load)
             scopes = info.scopes if scopes is None else scopes
             description = info.description if description is None else description
             expires = info.expires if expires is None else expires
@@ -734,7 +738,7 @@ class Role(_Record[RoleInfo]):
     def _update_op(self, scopes: Iterable[str] | None, description: str | None) -> Op[Role]:
         """What is not given stays: read first when not loaded."""
         if scopes is None or description is None:
-            info = self._info or (yield from self._keep("role"))
+            info = yield from self._cache_op("_info", self._load)
             scopes = info.scopes if scopes is None else scopes
             description = info.description if description is None else description
         yield from self._keep("updateRole", self._body(scopes, description))

@@ -141,6 +141,7 @@ def _claim_cluster(parent: Cluster, credentials: Credentials) -> Cluster:
         deadline=t.deadline,
         download_deadline=t.download_deadline,
         max_answer_bytes=t.max_answer_bytes,
+        concurrency=t.concurrency,
     )
     return Cluster(transport, public_url=parent.public_url)
 

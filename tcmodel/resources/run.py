@@ -396,7 +396,7 @@ class Run(Resource):
         return await self._arun(self._log_op())
 
     def _log_op(self) -> Op[LogText]:
-        from tcmodel.resources.task import LOG_NAMES, NO_LOG
+        from tcmodel.resources.task import LOG_NAMES, NO_LOG, _no_log
 
         for name in LOG_NAMES:
             try:
@@ -409,16 +409,4 @@ class Run(Resource):
                 ):
                     raise
                 continue
-        raise self._no_log()
-
-    def _no_log(self) -> NotFound:
-        from tcmodel.resources.task import LOG_NAMES
-
-        return NotFound(
-            call=f"{self!r}.log()",
-            method="GET",
-            url=self.cluster.root_url,
-            status=404,
-            code="ResourceNotFound",
-            message=f"run {self.run_id} of task {self.task_id} has no log ({', '.join(LOG_NAMES)})",
-        )
+        raise _no_log(self, f"run {self.run_id} of task {self.task_id} has no log")

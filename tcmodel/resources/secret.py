@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tcmodel.resources._dates import json_date
+from tcmodel.resources._dates import at
 from tcmodel.resources.base import Resource
 from tcmodel.resources.collection import Listing
 from tcmodel.transport import Call, Op
@@ -220,7 +220,7 @@ class Secret(Resource):
         return await self._arun(self._set_op(value, expires))
 
     def _set_op(self, value: Mapping[str, Any], expires: datetime | str) -> Op[Secret]:
-        data = _Stored(_value(value), parse_date(json_date(self._transport, expires)))
+        data = _Stored(_value(value), at(self._transport, expires))
         body = {"secret": data.value, "expires": to_json_date(data.expires)}
         yield from self._transport.call(self._call("set", body))
         self._data = data

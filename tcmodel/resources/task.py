@@ -629,20 +629,13 @@ class Task(Resource):
     def _log_op(self) -> Op[LogText]:
         status = yield from self._cache_op("_status", self._load_status)
         if not status.runs or not status.runs[-1].is_resolved:
-            status = yield from self._status_op("status")  # a running task's goes stale fast
+            yield from self._status_op("status")  # a running task's goes stale fast
         for run in reversed(self.runs):
             try:
                 return (yield from run._log_op())
             except NotFound:
                 continue
-        raise NotFound(
-            call=f"{self!r}.log()",
-            method="GET",
-            url=self._cluster.root_url,
-            status=404,
-            code="ResourceNotFound",
-            message=f"no run of task {self.task_id} has a log ({', '.join(LOG_NAMES)})",
-        )
+        raise _no_log(self, f"no run of task {self.task_id} has a log")
 
     # waiting
 
@@ -852,6 +845,19 @@ class Task(Resource):
         _check_worker_part("workerGroup", worker_group)
         _check_worker_part("workerId", worker_id)
         return claim_task_op(self._cluster, self.task_id, run_id, worker_group, worker_id)
+
+
+def _no_log(handle: Resource, whose: str) -> NotFound:
+    """What ``handle.log()`` raises when it finds no log; ``whose`` says
+    whose log was looked for."""
+    return NotFound(
+        call=f"{handle!r}.log()",
+        method="GET",
+        url=handle.cluster.root_url,
+        status=404,
+        code="ResourceNotFound",
+        message=f"{whose} ({', '.join(LOG_NAMES)})",
+    )
 
 
 def _priority(priority: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -40,6 +41,7 @@ __all__ = [
     "Service",
     "handles",
     "insufficient_scopes",
+    "internal_error",
     "iso",
     "parse_iso",
 ]
@@ -276,6 +278,18 @@ def insufficient_scopes(client_id: str | None, scopes: Iterable[str], required: 
         "This request requires the client to satisfy the following scope expression:\n\n"
         f"```\n{json.dumps(required, indent=2)}\n```",
     )
+
+
+def internal_error(incident: str | None = None) -> ApiError:
+    """The real services' 500 ``InternalServerError``, naming an
+    ``incidentId`` (a new one unless given).
+
+    Example:
+        >>> internal_error("42").message
+        'Internal Server Error, incidentId 42.'
+    """
+    incident = str(uuid.uuid4()) if incident is None else incident
+    return ApiError(500, "InternalServerError", f"Internal Server Error, incidentId {incident}.")
 
 
 HandlerFn = Callable[[Any, Request], Any]

@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,15 +39,17 @@ from tcmodel.testing._core import (
     Service,
     handles,
     insufficient_scopes,
+    internal_error,
     iso,
     parse_iso,
 )
 from tcmodel.testing.auth import Authenticator, Identity
 from tcmodel.testing.index import page_of
+from tcmodel.testing.queue_model import with_token
 from tcmodel.testing.queue_validate import (
     Check,
-    Invalid,
     array,
+    boolean,
     date_time,
     integer,
     obj,
@@ -66,11 +67,6 @@ __all__ = ["FAR_FUTURE", "AuthService", "RoleInfo", "normalize_scopes"]
 FAR_FUTURE = parse_iso("3000-01-01T00:00:00.000Z")
 
 
-def _boolean(value: Any, path: str) -> None:
-    if not isinstance(value, bool):
-        raise Invalid(path, "must be boolean")
-
-
 _SCOPE = string(pattern=r"^[ -~]*$")
 _SCOPES = array(_SCOPE, unique=True)
 _DESCRIPTION = string(max_len=10240)
@@ -79,7 +75,7 @@ _CLIENT_BODY = obj(
         "description": _DESCRIPTION,
         "expires": date_time(),
         "scopes": _SCOPES,
-        "deleteOnExpiration": _boolean,
+        "deleteOnExpiration": boolean(),
     },
     required=("expires", "description"),
 )
@@ -226,7 +222,7 @@ class AuthService(Service):
             >>> st.auth.role_json("a")["expandedScopes"]
             ['assume:a', 'assume:b', 'index:*']
         """
-        info = self._role_info.get(role_id) or RoleInfo("", self.started, self.started)
+        info = self._info(role_id)
         return {
             "roleId": role_id,
             "scopes": list(self.cluster.roles[role_id]),
@@ -235,6 +231,11 @@ class AuthService(Service):
             "lastModified": iso(info.last_modified),
             "created": iso(info.created),
         }
+
+    def _info(self, role_id: str) -> RoleInfo:
+        """What the API shows of a role beside its scopes (for a role added
+        with ``add_role``: no description, made when the cluster started)."""
+        return self._role_info.get(role_id) or RoleInfo("", self.started, self.started)
 
     def _record(self, req: Request, action: str, entity_type: str, entity_id: str) -> None:
         self._audit.append(
@@ -249,10 +250,7 @@ class AuthService(Service):
 
     def _paged(self, req: Request, key: str, items: Sequence[Any], identity: str) -> dict[str, Any]:
         page, token = page_of(items, req, identity, self.cluster.settings.max_page_size)
-        result: dict[str, Any] = {key: list(page)}
-        if token is not None:
-            result["continuationToken"] = token
-        return result
+        return with_token({key: list(page)}, token)
 
     # -- clients ------------------------------------------------------------
 
@@ -463,7 +461,7 @@ class AuthService(Service):
         req.authorize(scopes=list(scopes))
         if role_id in self.cluster.roles:
             same = self.cluster.roles[role_id] == scopes
-            if not same or self.role_json(role_id)["description"] != body["description"]:
+            if not same or self._info(role_id).description != body["description"]:
                 raise ApiError(
                     409, "RequestConflict", f"Role with roleId {role_id!r} already exists"
                 )
@@ -487,9 +485,9 @@ class AuthService(Service):
         scopes = tuple(normalize_scopes(body["scopes"]))
         _no_double_star(scopes)
         req.authorize(scopesAdded=[s for s in scopes if s not in self.cluster.roles[role_id]])
-        created = self.role_json(role_id)["created"]
+        created = self._info(role_id).created
         self.cluster.roles[role_id] = scopes
-        self._role_info[role_id] = RoleInfo(body["description"], parse_iso(created), req.now)
+        self._role_info[role_id] = RoleInfo(body["description"], created, req.now)
         self._record(req, "updated", "role", role_id)
         return self.role_json(role_id)
 
@@ -705,9 +703,7 @@ class AuthService(Service):
 
         Example: ``GET /api/auth/v1/websocktunnel/aud/client``
         """
-        raise ApiError(
-            500, "InternalServerError", f"Internal Server Error, incidentId {uuid.uuid4()}."
-        )
+        raise internal_error()
 
     @handles("gcpCredentials")
     def gcp_credentials(self, req: Request) -> None:

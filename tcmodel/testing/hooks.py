@@ -37,6 +37,7 @@ from tcmodel.testing.queue_validate import (
     Check,
     Invalid,
     array,
+    boolean,
     obj,
     string,
     validate_body,
@@ -60,11 +61,6 @@ def _json_object(value: Any, path: str) -> None:
         raise Invalid(path, "must be object")
 
 
-def _boolean(value: Any, path: str) -> None:
-    if not isinstance(value, bool):
-        raise Invalid(path, "must be boolean")
-
-
 _HOOK_ID = r"^([a-zA-Z0-9-_/]*)$"
 _CREATE_HOOK: Check = obj(
     {
@@ -75,7 +71,7 @@ _CREATE_HOOK: Check = obj(
                 "name": string(max_len=255),
                 "description": string(max_len=32768),
                 "owner": string(pattern=r"^[^@\s]+@[^@\s]+$", max_len=255),
-                "emailOnError": _boolean,
+                "emailOnError": boolean(),
             },
             required=("name", "description", "owner"),
         ),
@@ -514,9 +510,7 @@ class HooksService(Service):
         self, group: str, hook_id: str, task_id: str, task: dict[str, Any], now: float
     ) -> None:
         """``queue.createTask`` as the hooks client, with the hook role's scopes."""
-        from tcmodel.testing.auth import Authenticator
-
-        scopes = Authenticator(self.cluster).expand([f"assume:hook-id:{group}/{hook_id}"])
+        scopes = self.cluster.auth.authenticator.expand([f"assume:hook-id:{group}/{hook_id}"])
         req = Request(
             endpoint=endpoint("queue", "createTask"),
             params={"taskId": task_id},

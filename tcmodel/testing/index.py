@@ -36,7 +36,6 @@ from tcmodel.utils import is_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.credentials import Credentials
-    from tcmodel.testing.auth import Authenticator
     from tcmodel.testing.state import ClusterState
 
 __all__ = [
@@ -293,7 +292,6 @@ class IndexService(Service):
         # (is_namespace, parent, name)
         self._expiry: ExpiryQueue[tuple[bool, str, str]] = ExpiryQueue()
         self._token = secrets.token_urlsafe(32)
-        self._authenticator: Authenticator | None = None
         self._register_client()
 
     # -- state ------------------------------------------------------------
@@ -651,8 +649,6 @@ class IndexService(Service):
 
     def _anonymous_can_read(self, name: str) -> bool:
         from tcmodel.scopes import satisfies
-        from tcmodel.testing.auth import Authenticator
 
-        if self._authenticator is None:
-            self._authenticator = Authenticator(self.cluster)
-        return satisfies(self._authenticator.anonymous().scopes, f"queue:get-artifact:{name}")
+        anonymous = self.cluster.auth.authenticator.anonymous()
+        return satisfies(anonymous.scopes, f"queue:get-artifact:{name}")

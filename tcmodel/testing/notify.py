@@ -21,14 +21,20 @@ Example:
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import attrs
 
-from tcmodel.testing._core import ApiError, Request, Response, Service, handles
+from tcmodel.testing._core import (
+    ApiError,
+    Request,
+    Response,
+    Service,
+    handles,
+    internal_error,
+)
 from tcmodel.testing.queue_model import paginate, with_token
-from tcmodel.testing.queue_validate import Check, Invalid, array, obj, string, validate_body
+from tcmodel.testing.queue_validate import Check, array, boolean, obj, string, validate_body
 
 __all__ = ["DUPLICATE_WINDOW", "Notification", "NotifyService"]
 
@@ -38,11 +44,6 @@ DUPLICATE_WINDOW = 600.0
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _OK = Response(200, b"OK", {"Content-Type": "text/plain; charset=utf-8"})
 _NOTHING = Response(204)
-
-
-def _boolean(value: Any, path: str) -> None:
-    if not isinstance(value, bool):
-        raise Invalid(path, "must be boolean")
 
 
 _BODIES: dict[str, tuple[Check, str]] = {
@@ -93,8 +94,8 @@ _BODIES: dict[str, tuple[Check, str]] = {
                 "text": string(),
                 "blocks": array(),
                 "attachments": array(),
-                "unfurlLinks": _boolean,
-                "unfurlMedia": _boolean,
+                "unfurlLinks": boolean(),
+                "unfurlMedia": boolean(),
             },
             required=("channelId", "text"),
         ),
@@ -178,10 +179,7 @@ class NotifyService(Service):
             raise ApiError(400, "DenylistedAddress", _DENIED[kind].format(address))
         if kind not in self.channels:
             if kind == "matrix":  # the real service times out, then answers 500
-                incident = uuid.uuid4()
-                raise ApiError(
-                    500, "InternalServerError", f"Internal Server Error, incidentId {incident}."
-                )
+                raise internal_error()
             return _NOTHING
         if self._duplicate(kind, req.body, req.now):
             return _NOTHING

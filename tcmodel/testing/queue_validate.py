@@ -36,6 +36,7 @@ __all__ = [
     "Check",
     "Invalid",
     "array",
+    "boolean",
     "date_time",
     "integer",
     "obj",
@@ -100,6 +101,23 @@ def string(
             raise Invalid(path, f"must match the pattern {shown}")
         if uri and _URI.match(value) is None:
             raise Invalid(path, "must be a URI")
+
+    return check
+
+
+def boolean() -> Check:
+    """A boolean check.
+
+    Example:
+        >>> boolean()("yes", "/unfurlLinks")
+        Traceback (most recent call last):
+        ...
+        tcmodel.testing.queue_validate.Invalid: /unfurlLinks must be boolean
+    """
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, bool):
+            raise Invalid(path, "must be boolean")
 
     return check
 

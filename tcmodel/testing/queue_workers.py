@@ -197,7 +197,7 @@ class ProvisionerHandlers(WorkerHandlers):
     def _provisioners(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for wt in self._worker_types():
-            prov = out.setdefault(wt["provisionerId"], {**wt, "provisionerId": wt["provisionerId"]})
+            prov = out.setdefault(wt["provisionerId"], dict(wt))
             prov["expires"] = max(prov["expires"], wt["expires"])  # ISO strings sort by time
             prov["lastDateActive"] = max(prov["lastDateActive"], wt["lastDateActive"])
         keys = ("provisionerId", "expires", "lastDateActive", "description", "stability")
@@ -282,7 +282,7 @@ class ProvisionerHandlers(WorkerHandlers):
         given time (a past time lifts the quarantine)."""
         validate_body(_QUARANTINE, req.body, "quarantine-worker-request.json")
         rec = self._worker(req, suffix="")
-        rec.quarantine_until = self._date(req.body["quarantineUntil"])
+        rec.quarantine_until = parse_iso(req.body["quarantineUntil"])
         return rec.to_json()
 
     @handles("declareWorker")
@@ -293,9 +293,5 @@ class ProvisionerHandlers(WorkerHandlers):
         req.authorize(properties=sorted(req.body))
         now = self._now(req)
         rec = self._worker_seen(*self._worker_key(req), now)
-        rec.expires = self._date(req.body["expires"])
+        rec.expires = parse_iso(req.body["expires"])
         return rec.to_json()
-
-    @staticmethod
-    def _date(text: str) -> float:
-        return parse_iso(text)

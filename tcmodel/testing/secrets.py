@@ -24,6 +24,7 @@ import attrs
 
 from tcmodel.testing._core import ApiError, Request, Service, handles, iso, parse_iso
 from tcmodel.testing.index import page_of
+from tcmodel.testing.queue_model import with_token
 from tcmodel.testing.queue_validate import date_time, obj, validate_body
 
 if TYPE_CHECKING:
@@ -142,7 +143,4 @@ class SecretsService(Service):
         Example: ``GET /api/secrets/v1/secrets?limit=10``
         """
         page, token = page_of(self.names(), req, "secrets", self.cluster.settings.max_page_size)
-        result: dict[str, Any] = {"secrets": list(page)}
-        if token is not None:
-            result["continuationToken"] = token
-        return result
+        return with_token({"secrets": list(page)}, token)

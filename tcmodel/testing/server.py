@@ -40,7 +40,7 @@ import attrs
 
 from tcmodel.api import ENDPOINTS, Endpoint, ScopeExpression
 from tcmodel.errors import redact_url
-from tcmodel.testing._core import ApiError, Clock, Request, Response, iso
+from tcmodel.testing._core import ApiError, Clock, Request, Response, internal_error, iso
 from tcmodel.testing.auth import Authenticator, Identity
 from tcmodel.testing.faults import Fault, FaultSet
 from tcmodel.testing.state import Blob, Client, ClusterState, Settings
@@ -461,11 +461,7 @@ class _ApiApp:
                 incident = str(uuid.uuid4())
                 self.cluster.errors.append(exc)
                 log.exception("handler %s failed (incidentId %s)", ep, incident)
-                raise ApiError(
-                    500,
-                    "InternalServerError",
-                    f"Internal Server Error, incidentId {incident}.",
-                ) from None
+                raise internal_error(incident) from None
             if ep.scopes is not None and not req.authorized:
                 raise ApiError(
                     500,
@@ -783,7 +779,8 @@ class LocalCluster:
         host: str = "127.0.0.1",
     ) -> None:
         self.state = ClusterState(settings=settings)
-        self.auth = Authenticator(self.state)
+        #: The request checker, shared with the emulated auth service.
+        self.auth: Authenticator = self.state.auth.authenticator
         self.faults = FaultSet()
         #: Exceptions raised by service handlers (each answered as a 500).
         self.errors: list[BaseException] = []
