@@ -7,7 +7,16 @@ and in a child process; with a bare ``httpx.Client`` signing through
 whole stack: transport, retries, model parsing), and, when it is installed,
 with the official ``taskcluster`` client's ``queue.status`` for comparison.
 
-Run: ``python benchmarks/bench_local_cluster.py [seconds]``
+Then what the cluster itself costs as it serves (``--memory``, or alone
+with ``python benchmarks/bench_local_cluster.py --memory-only``): the memory
+it keeps per request answered (``tracemalloc``: what stays allocated after
+N requests, over N), with the default bounded request log and with a log
+as big as the run (what every request cost before the log was a ring
+buffer); and for GETs of a big blob, the time per GET and the peak of
+allocations while serving them (the ETag is computed when the blob is
+stored, and the data is sent from where it is stored, not copied).
+
+Run: ``python benchmarks/bench_local_cluster.py [seconds] [--memory|--memory-only]``
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
@@ -24,6 +34,7 @@ import tcmodel
 from tcmodel.credentials import Credentials
 from tcmodel.hawk import HawkAuth
 from tcmodel.testing import LocalCluster
+from tcmodel.testing.state import Blob, Settings
 
 
 def prepare(lc: LocalCluster) -> str:
@@ -83,8 +94,72 @@ def _print(where: str, figures: dict[str, float]) -> None:
         print(f"{where:<20} {name:<32} {value:8.0f} authenticated GET/s")
 
 
+def kept_per_request(requests: int, log_size: int | None) -> float:
+    """Bytes a local cluster keeps allocated per request it answered
+    (``ping`` GETs on one keep-alive connection), with a request log of
+    ``log_size`` entries (``None``: the default)."""
+    try:
+        settings = Settings() if log_size is None else Settings(request_log_size=log_size)
+    except TypeError:  # a tcmodel from before the bounded log: every request kept
+        settings = Settings()
+    with LocalCluster(settings=settings) as lc, httpx.Client() as client:
+        url = lc.root_url + "/api/queue/v1/ping"
+        for _ in range(200):  # warm: connection, caches
+            client.get(url)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(requests):
+            client.get(url)
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+    return (after - before) / requests
+
+
+def blob_gets(size_mib: int, gets: int) -> tuple[float, float]:
+    """Seconds per GET of a ``size_mib`` MiB blob, and the peak of Python
+    allocations (MiB) above the stored blob while ``gets`` GETs are served
+    (client and server in this process; the client discards the data)."""
+    data = bytes(range(256)) * (size_mib * 4096)
+    with LocalCluster() as lc, httpx.Client() as client:
+        lc.state.blobs.put("bench/big", Blob(data))
+        lc.state.blobs.set_public("bench/big")
+        url = lc.blob_url + "/blobs/bench%2Fbig"
+
+        def get() -> None:
+            with client.stream("GET", url) as r:
+                for _ in r.iter_raw(1024 * 1024):
+                    pass
+
+        get()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        started = time.perf_counter()
+        for _ in range(gets):
+            get()
+        seconds = (time.perf_counter() - started) / gets
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return seconds, (peak - base) / (1024 * 1024)
+
+
+def memory(requests: int = 6_000) -> None:
+    """Print what the local cluster keeps and copies as it serves."""
+    bounded = kept_per_request(requests, requests // 10)
+    unbounded = kept_per_request(requests, requests * 2)
+    small = f"a log of {requests // 10:,}"
+    print(f"kept per request, {requests:,} pings, {small}:        {bounded:7.0f} bytes")
+    print(f"kept per request, {requests:,} pings, a log as big as the run: {unbounded:7.0f} bytes")
+    seconds, peak = blob_gets(64, 10)
+    print(f"GET of a 64 MiB blob: {seconds * 1000:.0f} ms; allocation peak {peak:.1f} MiB")
+
+
 def main(argv: list[str]) -> None:
     """Print the figures."""
+    if "--memory-only" in argv:
+        memory()
+        return
+    with_memory = "--memory" in argv
+    argv = [a for a in argv if not a.startswith("--")]
     seconds = float(argv[0]) if argv else 2.0
     with LocalCluster() as lc:
         _print(
@@ -102,6 +177,8 @@ def main(argv: list[str]) -> None:
         parent.send("stop")
         proc.join(timeout=10)
     _print("separate process", figures)
+    if with_memory:
+        memory()
 
 
 if __name__ == "__main__":

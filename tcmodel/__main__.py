@@ -1,4 +1,4 @@
-"""Command line: ``python -m tcmodel {demo,serve,--version}``.
+"""``python -m tcmodel``: the command line (:mod:`tcmodel.cli`), named so in usage lines.
 
 Example:
     >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -8,48 +8,26 @@ Example:
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-
-from tcmodel._version import __version__
 
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``tcmodel`` command line and return its exit status.
+    """Run the command line as ``python -m tcmodel`` (or as ``tcmodel`` when
+    a console script installed before :func:`tcmodel.cli.main` was its entry
+    point calls this); returns the exit status.
 
     Example:
         >>> main(["--version"])
         tcmodel ...
         0
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m tcmodel",
-        description="Explore and drive a Taskcluster deployment as a lazy tree of objects.",
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="run the demo on an embedded local cluster", add_help=False)
-    sub.add_parser(
-        "serve",
-        help="run a local cluster until Ctrl-C (--demo: with the demo's task graph)",
-        add_help=False,
-    )
-    args, rest = parser.parse_known_args(argv)
-    if args.version:
-        print(f"tcmodel {__version__}")
-        return 0
-    if args.command == "serve":
-        from tcmodel.testing.cli import serve
+    from tcmodel.cli import main as cli_main
 
-        return serve(rest)
-    if args.command == "demo":
-        from tcmodel.demo import main as demo
-
-        return demo(rest)
-    parser.print_help()
-    return 2
+    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return cli_main(argv, prog="tcmodel" if script == "tcmodel" else "python -m tcmodel")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,12 @@ opens one), at most ``size`` are in use at once (later requests wait for
 one, up to the request's pool timeout, then ``PoolTimeout``), and closing a
 response hands its connection back.
 
-httpcore and anyio are imported when the first async client is made, not
-with tcmodel.
+In an asyncio loop, plain-HTTP connections are httpcore's HTTP/1.1
+connections on asyncio's own streams, with asyncio's timeouts (anyio's
+cancel scopes, checkpoints and locks cost a third of the client's work per
+request); TLS connections, and every connection under trio, are httpcore's
+own. httpcore and anyio are imported when the first async client is made,
+not with tcmodel.
 
 Example:
     >>> import asyncio, httpx
@@ -29,16 +33,24 @@ Example:
 from __future__ import annotations
 
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpcore
 
-__all__ = ["AsyncPool", "async_client", "ssl_context"]
+    Connection = httpcore.AsyncHTTPConnection | httpcore.AsyncHTTP11Connection
+
+__all__ = ["AsyncPool", "async_client", "ssl_context", "without_cookies"]
+
+T = TypeVar("T", httpx.Client, httpx.AsyncClient)
+T_ = TypeVar("T_")
 
 #: Seconds an idle connection is kept open (httpx's default).
 KEEPALIVE_EXPIRY = 5.0
@@ -55,6 +67,30 @@ def ssl_context() -> ssl.SSLContext:
         (True, 'CERT_REQUIRED')
     """
     return httpx.create_ssl_context()
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps none: Taskcluster's services set no cookies,
+    and httpx would otherwise search every answer for them (a few percent
+    of the client's work per request)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+def without_cookies(client: T) -> T:
+    """``client`` (one tcmodel made), no longer searching answers for
+    cookies to keep.
+
+    Example:
+        >>> with without_cookies(httpx.Client()) as client:
+        ...     client.cookies.extract_cookies(httpx.Response(
+        ...         200, headers={"Set-Cookie": "a=b"}, request=httpx.Request("GET", "https://x/")))
+        ...     len(client.cookies)
+        0
+    """
+    client._cookies = _NoCookies()
+    return client
 
 
 def async_client(size: int, **options: Any) -> httpx.AsyncClient:
@@ -74,7 +110,122 @@ def async_client(size: int, **options: Any) -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=options["limits"])
     context = verify if isinstance(verify, ssl.SSLContext) else ssl_context()
     transport._pool = AsyncPool(size, context)  # type: ignore[assignment]
-    return httpx.AsyncClient(transport=transport, **options)
+    return without_cookies(httpx.AsyncClient(transport=transport, **options))
+
+
+async def within(seconds: float | None, work: Awaitable[T_]) -> T_:
+    """Await ``work``, cancelled after ``seconds`` with ``TimeoutError``
+    (``None``: no limit): with asyncio's own timeout in an asyncio loop
+    (Python 3.11+; anyio's costs twice as much), else with anyio's, which
+    serves every async library.
+
+    Example:
+        >>> import asyncio
+        >>> asyncio.run(within(1.0, asyncio.sleep(0, "done")))
+        'done'
+        >>> asyncio.run(within(0.01, asyncio.sleep(5)))
+        Traceback (most recent call last):
+        ...
+        TimeoutError
+    """
+    if seconds is None:
+        return await work
+    if sys.version_info >= (3, 11) and _asyncio_running():
+        import asyncio
+
+        async with asyncio.timeout(seconds):
+            return await work
+    import anyio
+
+    with anyio.fail_after(seconds):
+        return await work
+
+
+def _asyncio_running() -> bool:
+    """Whether this thread runs an asyncio event loop (not asked of asyncio
+    if it was never imported)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
+
+
+class _AsyncioStream:
+    """A connection for httpcore straight on asyncio's streams (what
+    httpcore's anyio backend does, without anyio's cancel scope per read
+    and write and its checkpoints: a third of the client's work per
+    request). Plain HTTP only: TLS connections use httpcore's own backend."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        import httpcore
+
+        try:
+            return await within(timeout, self._reader.read(max_bytes))
+        except TimeoutError:
+            raise httpcore.ReadTimeout("timed out reading") from None
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        import httpcore
+
+        if not buffer:
+            return
+        try:
+            self._writer.write(buffer)
+            await within(timeout, self._writer.drain())
+        except TimeoutError:
+            raise httpcore.WriteTimeout("timed out writing") from None
+        except (OSError, RuntimeError) as exc:  # RuntimeError: the transport is closed
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+
+    async def aclose(self) -> None:
+        self._writer.close()
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> _AsyncioStream:
+        raise NotImplementedError("plain HTTP only")  # pragma: no cover - never asked
+
+    def get_extra_info(self, info: str) -> Any:
+        from httpcore._utils import is_socket_readable
+
+        if info == "is_readable":
+            sock = self._writer.get_extra_info("socket")
+            return self._reader.at_eof() or is_socket_readable(sock)
+        names = {"client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
+        return self._writer.get_extra_info(names[info]) if info in names else None
+
+
+class _AsyncioBackend:
+    """Opens :class:`_AsyncioStream` connections (as an httpcore network
+    backend would)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> _AsyncioStream:
+        import asyncio
+
+        import httpcore
+
+        local = None if local_address is None else (local_address, 0)
+        try:
+            reader, writer = await within(
+                timeout, asyncio.open_connection(host, port, local_addr=local)
+            )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        sock = writer.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return _AsyncioStream(reader, writer)
 
 
 def _key(origin: httpcore.Origin) -> tuple[bytes, bytes, int]:
@@ -99,8 +250,8 @@ class AsyncPool:
         self.size = size
         self._context = context
         self._slots = anyio.Semaphore(size)
-        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
-        self._open: set[httpcore.AsyncHTTPConnection] = set()
+        self._idle: dict[tuple[bytes, bytes, int], list[Connection]] = {}
+        self._open: set[Connection] = set()
 
     async def __aenter__(self) -> AsyncPool:
         return self
@@ -163,23 +314,20 @@ class AsyncPool:
         except anyio.WouldBlock:
             pass
         try:
-            with anyio.fail_after(request.extensions.get("timeout", {}).get("pool")):
-                await self._slots.acquire()
+            await within(request.extensions.get("timeout", {}).get("pool"), self._slots.acquire())
         except TimeoutError:
             raise httpcore.PoolTimeout(f"no connection of {self.size} became free") from None
 
     async def _send(
         self, request: httpcore.Request, key: tuple[bytes, bytes, int]
-    ) -> tuple[httpcore.AsyncHTTPConnection, httpcore.Response]:
+    ) -> tuple[Connection, httpcore.Response]:
         import httpcore
 
         while True:
             connection = await self._alive(key)
             fresh = connection is None
             if connection is None:
-                connection = httpcore.AsyncHTTPConnection(
-                    request.url.origin, ssl_context=self._context, keepalive_expiry=KEEPALIVE_EXPIRY
-                )
+                connection = await self._connect(request)
                 self._open.add(connection)
             try:
                 return connection, await connection.handle_async_request(request)
@@ -191,7 +339,30 @@ class AsyncPool:
                 await self._drop(connection)
                 raise
 
-    async def _alive(self, key: tuple[bytes, bytes, int]) -> httpcore.AsyncHTTPConnection | None:
+    async def _connect(self, request: httpcore.Request) -> Connection:
+        """A new connection to the request's origin: over plain HTTP in an
+        asyncio loop, an HTTP/1.1 connection on asyncio's streams, opened
+        now (httpcore's connection wrapper, which opens on first use, would
+        add a lock to every request); otherwise httpcore's, opened on use."""
+        import httpcore
+
+        origin = request.url.origin
+        if origin.scheme != b"http" or not _asyncio_running():
+            return httpcore.AsyncHTTPConnection(
+                origin, ssl_context=self._context, keepalive_expiry=KEEPALIVE_EXPIRY
+            )
+        stream = await _AsyncioBackend().connect_tcp(
+            origin.host.decode("ascii"),
+            origin.port,
+            timeout=request.extensions.get("timeout", {}).get("connect"),
+        )
+        return httpcore.AsyncHTTP11Connection(
+            origin,
+            stream,  # type: ignore[arg-type]
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+
+    async def _alive(self, key: tuple[bytes, bytes, int]) -> Connection | None:
         """The latest idle connection to the origin ``key`` that is still
         usable; the dead ones met on the way are closed."""
         idle = self._idle.get(key, [])
@@ -202,9 +373,7 @@ class AsyncPool:
             await self._drop(connection)
         return None
 
-    async def _give_back(
-        self, connection: httpcore.AsyncHTTPConnection, key: tuple[bytes, bytes, int]
-    ) -> None:
+    async def _give_back(self, connection: Connection, key: tuple[bytes, bytes, int]) -> None:
         self._slots.release()
         kept = sum(len(idle) for idle in self._idle.values())
         if connection.is_idle() and kept < self.size and connection in self._open:
@@ -212,7 +381,7 @@ class AsyncPool:
         else:
             await self._drop(connection)
 
-    async def _drop(self, connection: httpcore.AsyncHTTPConnection) -> None:
+    async def _drop(self, connection: Connection) -> None:
         import anyio
 
         self._open.discard(connection)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -34,6 +34,8 @@ from tcmodel.transport import (
     map_op,
 )
 from tcmodel.urls import normalize_root_url
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from tcmodel.display.views import Printer
@@ -303,6 +305,14 @@ class Cluster(Closing):
 
     # requests
 
+    def _run(self, op: Op[T]) -> T:
+        """Run ``op`` with the sync driver; refused inside an event loop this
+        cluster is used from asynchronously (see
+        :func:`tcmodel.resources.base.run_sync`)."""
+        from tcmodel.resources.base import run_sync
+
+        return run_sync(self.transport, op, self, "cluster")
+
     def ping(self) -> dict[str, Any]:
         """Ask the queue whether it is alive (``queue.ping``).
 
@@ -310,7 +320,7 @@ class Cluster(Closing):
             >>> cluster.ping()["alive"]
             True
         """
-        return self.transport.run(self._ping_op())
+        return self._run(self._ping_op())
 
     async def aping(self) -> dict[str, Any]:
         """The async twin of :meth:`ping`.
@@ -475,7 +485,7 @@ class Cluster(Closing):
             >>> t.state, t.name, t.definition.deadline - t.definition.created
             ('pending', 'doc-build', datetime.timedelta(seconds=7200))
         """
-        return self.transport.run(self._create_task_op(*args, **kwargs))
+        return self._run(self._create_task_op(*args, **kwargs))
 
     @same_arguments(_create_task_op)
     async def acreate_task(self, *args: Any, **kwargs: Any) -> Task:
@@ -522,7 +532,7 @@ class Cluster(Closing):
             >>> abs(again.definition.created - now) < timedelta(seconds=1)  # kept
             True
         """
-        return self.transport.run(self._submit_op(definition, task_id))
+        return self._run(self._submit_op(definition, task_id))
 
     async def asubmit_task(
         self, definition: Mapping[str, Any] | TaskDefinition, task_id: str | None = None
@@ -577,7 +587,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import auth
 
-        return self.transport.run(auth.current_scopes(self.transport))
+        return self._run(auth.current_scopes(self.transport))
 
     async def acurrent_scopes(self) -> list[str]:
         """The async twin of :meth:`current_scopes`.
@@ -604,7 +614,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import auth
 
-        return self.transport.run(auth.expand_scopes(self.transport, scopes))
+        return self._run(auth.expand_scopes(self.transport, scopes))
 
     async def aexpand_scopes(self, scopes: Iterable[str]) -> list[str]:
         """The async twin of :meth:`expand_scopes`.
@@ -634,7 +644,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import auth
 
-        return self.transport.run(auth.satisfies(self.transport, required))
+        return self._run(auth.satisfies(self.transport, required))
 
     async def asatisfies(self, required: Required) -> bool:
         """The async twin of :meth:`satisfies`.
@@ -671,7 +681,7 @@ class Cluster(Closing):
         from tcmodel.resources import auth
 
         scopes = (client_scopes, required_scopes, authorized_scopes)
-        return self.transport.run(auth.authenticate_as_tester(self.transport, *scopes))
+        return self._run(auth.authenticate_as_tester(self.transport, *scopes))
 
     async def atest_authenticate(
         self,
@@ -753,7 +763,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import auth
 
-        return self.transport.run(auth.aws_s3_credentials(self.transport, bucket, prefix, level))
+        return self._run(auth.aws_s3_credentials(self.transport, bucket, prefix, level))
 
     async def aaws_s3_credentials(
         self, bucket: str, prefix: str, *, level: str = "read-only"
@@ -819,7 +829,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import purge_cache
 
-        self.transport.run(purge_cache.purge_cache(self.transport, worker_pool_id, cache_name))
+        self._run(purge_cache.purge_cache(self.transport, worker_pool_id, cache_name))
 
     async def apurge_cache(self, worker_pool_id: str, cache_name: str) -> None:
         """The async twin of :meth:`purge_cache`.
@@ -877,7 +887,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import hook
 
-        return self.transport.run(hook.hook_groups(self.transport))
+        return self._run(hook.hook_groups(self.transport))
 
     async def ahook_groups(self) -> list[str]:
         """The async twin of :meth:`hook_groups`.
@@ -907,7 +917,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import hook
 
-        return self.transport.run(hook.hooks(self, hook_group_id))
+        return self._run(hook.hooks(self, hook_group_id))
 
     async def ahooks(self, hook_group_id: str) -> list[Hook]:
         """The async twin of :meth:`hooks`.
@@ -961,7 +971,7 @@ class Cluster(Closing):
         """
         from tcmodel.resources import index
 
-        return self.transport.run(index.find_tasks(self, paths))
+        return self._run(index.find_tasks(self, paths))
 
     async def afind_tasks(self, paths: Iterable[str]) -> FoundTasks:
         """The async twin of :meth:`find_tasks`.
@@ -978,6 +988,98 @@ class Cluster(Closing):
         from tcmodel.resources import index
 
         return await self.transport.arun(index.find_tasks(self, paths))
+
+    # live events (Pulse)
+
+    @property
+    def pulse_url(self) -> str | None:
+        """The Pulse (AMQP) URL for live events: the one set here, else
+        ``TASKCLUSTER_PULSE_URL``, else ``None`` (waits then poll). It holds
+        a password: it is never shown.
+
+        Example:
+            >>> c = Cluster.from_url("https://tc.example.com")
+            >>> c.pulse_url = "amqps://me:pw@pulse.example.com/"
+            >>> c.pulse_url.startswith("amqps://"), "pw" in repr(c)
+            (True, False)
+        """
+        return self.__dict__.get("_pulse_url") or os.environ.get("TASKCLUSTER_PULSE_URL") or None
+
+    @pulse_url.setter
+    def pulse_url(self, value: str | None) -> None:
+        self.__dict__["_pulse_url"] = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_pulse_url", None)  # it holds a password: never pickled
+        return state
+
+    def _waits_on_events(self) -> bool:
+        """Whether waits follow Pulse: a Pulse URL is set and the ``events``
+        extra is installed (else they poll)."""
+        import importlib.util
+
+        return self.pulse_url is not None and importlib.util.find_spec("pamqp") is not None
+
+    def events(
+        self,
+        bindings: Any,
+        *,
+        pulse_url: str | None = None,
+        queue: str | None = None,
+        idle_timeout: float | None = None,
+    ) -> Iterator[Any]:
+        """Live events matching ``bindings`` (see :mod:`tcmodel.events`),
+        typed, with task handles of this cluster already loaded with the
+        status each message brings; needs the ``events`` extra. ``queue``
+        names a durable ``queue/<user>/<queue>``; by default an exclusive
+        queue lives as long as the connection.
+
+        Example:
+            >>> from tcmodel.events import queue as q
+            >>> cluster.events([q.task_failed()], pulse_url="http://nope")
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: a Pulse URL starts with amqp:// or amqps://, ...
+        """
+        from tcmodel.events import consumer
+        from tcmodel.resources.base import refuse_in_async_use
+
+        events = consumer.consume(
+            pulse_url or self.pulse_url,
+            bindings,
+            cluster=self,
+            queue=queue,
+            idle_timeout=idle_timeout,
+        )
+        refuse_in_async_use(self.transport, self, "use cluster.aevents() (async for)")
+        return events
+
+    def aevents(
+        self,
+        bindings: Any,
+        *,
+        pulse_url: str | None = None,
+        queue: str | None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncIterator[Any]:
+        """The async form of :meth:`events` (``async for ev in cluster.aevents(...)``).
+
+        Example:
+            >>> cluster.aevents([], pulse_url="amqp://u:p@127.0.0.1:1/")
+            Traceback (most recent call last):
+            ...
+            tcmodel.events.bindings.BindingError: give one or more Binding ...
+        """
+        from tcmodel.events import consumer
+
+        return consumer.aconsume(
+            pulse_url or self.pulse_url,
+            bindings,
+            cluster=self,
+            queue=queue,
+            idle_timeout=idle_timeout,
+        )
 
     # lifetime
 

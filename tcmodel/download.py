@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 import httpx
 
+from tcmodel._pipeline import Pipeline
 from tcmodel._storage import public_url, refusal, transfer_deadline
 from tcmodel.credentials import Credentials
 from tcmodel.errors import (
@@ -69,6 +70,7 @@ __all__ = [
     "StorageRefused",
     "artifact_call",
     "read_artifact_op",
+    "strongest_hash",
     "verify_hashes",
 ]
 
@@ -81,7 +83,6 @@ Progress = Callable[[int, "int | None"], None]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.ASCII)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.ASCII)
-_ALGORITHMS = ("sha256", "sha512")
 
 
 class DownloadError(TaskclusterError):
@@ -172,10 +173,23 @@ def artifact_call(task_id: str, run_id: int | None, name: str, *, kind: str = "c
     return Call.of("queue", entry, taskId=task_id, runId=run_id, name=name)
 
 
+def strongest_hash(expected: dict[str, Any]) -> str:
+    """The one hash an object download computes and verifies: ``sha512``
+    when the object service gives it, else ``sha256`` (if it gives neither,
+    :func:`verify_hashes` refuses the data).
+
+    Example:
+        >>> strongest_hash({"sha256": "ab", "sha512": "cd"}), strongest_hash({"sha256": "ab"})
+        ('sha512', 'sha256')
+    """
+    return "sha512" if expected.get("sha512") is not None else "sha256"
+
+
 def verify_hashes(what: str, computed: dict[str, str], expected: dict[str, Any]) -> None:
     """Check downloaded data against the hashes the object service gave.
 
-    Every computed algorithm that ``expected`` also names must match, and at
+    Every computed algorithm (a download computes one: the
+    :func:`strongest_hash`) that ``expected`` also names must match, and at
     least one of ``sha256``/``sha512`` must be given (and so match);
     otherwise :class:`~tcmodel.errors.HashMismatch`.
 
@@ -414,6 +428,38 @@ def _agree(ours: str | None, theirs: str | None) -> bool:
 _CUT = "the body was cut short"
 
 
+class _Hash:
+    """A hash of the bytes handed on, computed in order by a
+    :class:`~tcmodel._pipeline.Pipeline`: on a worker thread of its own for
+    a big body, so that hashing (hashlib releases the GIL) overlaps reading
+    the socket and writing the file."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._hasher = hashlib.new(name)
+        self._pipe = Pipeline(self._update)
+
+    def _update(self, pieces: list[bytes]) -> None:
+        update = self._hasher.update
+        for piece in pieces:
+            update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self._pipe.add(piece)
+
+    def digest(self) -> bytes:
+        self._pipe.drain()
+        return self._hasher.digest()
+
+    def hexdigest(self) -> str:
+        self._pipe.drain()
+        return self._hasher.hexdigest()
+
+    def close(self) -> None:
+        """Stop the worker (what it has not hashed yet is dropped)."""
+        self._pipe.close()
+
+
 class _Body:
     """The state of one download across attempts: how many raw bytes came,
     what was emitted, the decoder and the hashes of the decoded data.
@@ -445,13 +491,23 @@ class _Body:
         self.reported = -1
         self.decoder: _Decoder | None = None
         self.content_type: str | None = None
-        # hashes of what was handed on: the object's check, and the prefix check
-        algorithms = _ALGORITHMS if hashing else ("sha256",) if restart is None else ()
-        self.hashers = {a: hashlib.new(a) for a in algorithms}
+        # The hash of what was handed on: with ``hashing``, the one the object
+        # is verified with (chosen by :meth:`choose` once its hashes are
+        # known); without a ``restart``, also the check that a new answer
+        # starts with the bytes already handed on. One hash, computed once:
+        # hashing is most of a fast download's CPU time.
+        self.hashing = hashing
+        self.hasher = _Hash("sha256") if not hashing and restart is None else None
         self._expected = b""  # sha256 of the bytes handed on, while checking them
         self._check = hashlib.sha256()
         self.resumable = True
         self.cut = _CUT  # why the last attempt ended early
+
+    def choose(self, expected: dict[str, Any]) -> None:
+        """Hash with the :func:`strongest_hash` of ``expected`` (the object
+        service's hashes), once, before any data came."""
+        if self.hashing and self.hasher is None:
+            self.hasher = _Hash(strongest_hash(expected))
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept-Encoding": "gzip, deflate"}
@@ -505,11 +561,14 @@ class _Body:
         if self.restart is not None:
             self.restart()
             self.emitted = 0
-            self.hashers = {a: hashlib.new(a) for a in self.hashers}
+            if self.hasher is not None:
+                self.hasher.close()
+                self.hasher = _Hash(self.hasher.name)
             return
+        assert self.hasher is not None  # (kept whenever there is no restart)
         self.skip = self.emitted
-        self._expected = self.hashers["sha256"].copy().digest()
-        self._check = hashlib.sha256()
+        self._expected = self.hasher.digest()
+        self._check = hashlib.new(self.hasher.name)
 
     def _changed(self) -> ContentChanged:
         return ContentChanged(
@@ -530,8 +589,8 @@ class _Body:
         if self.skip:
             piece = self._recheck(piece)
         if piece:
-            for h in self.hashers.values():
-                h.update(piece)
+            if self.hasher is not None:
+                self.hasher.update(piece)
             self.emitted += len(piece)
             yield Emit(piece)
 
@@ -605,7 +664,12 @@ class _Body:
                 yield from self._emit(piece)
 
     def digests(self) -> dict[str, str]:
-        return {a: h.hexdigest() for a, h in self.hashers.items()}
+        return {self.hasher.name: self.hasher.hexdigest()} if self.hasher is not None else {}
+
+    def close(self) -> None:
+        """Stop the hashing worker, if any (idempotent)."""
+        if self.hasher is not None:
+            self.hasher.close()
 
 
 def _close_quietly(response: httpx.Response) -> None:
@@ -688,6 +752,8 @@ def _fetch(
             fresh = True
             continue
         fresh = False
+        if isinstance(source, _ObjectSource):
+            body.choose(source.hashes)  # known once startDownload has answered
         if (yield from body.read(response)):
             return source
         attempt += 1
@@ -742,8 +808,9 @@ def read_artifact_op(
       :data:`MAX_REDIRECTS` redirects, never signed (not even on the root
       URL's origin: a reference cannot borrow the reader's credentials).
     * ``object``: ``object.startDownload`` with the temporary credentials the
-      queue handed out, GET the ``getUrl`` and check the hashes
-      (:func:`verify_hashes`; a mismatch raises
+      queue handed out, GET the ``getUrl`` and check the strongest hash
+      the object service gives, sha512 if it gives one, else sha256
+      (:func:`strongest_hash`, :func:`verify_hashes`; a mismatch raises
       :class:`~tcmodel.errors.HashMismatch` and is never retried).
     * ``error``: raise :class:`~tcmodel.errors.ArtifactError` with the
       worker's ``reason`` and ``message``.
@@ -774,7 +841,10 @@ def read_artifact_op(
     source = yield from _source(transport, call)
     what = str(call)
     body = _Body(what, progress, hashing=source.kind == "object", restart=restart)
-    source = yield from _fetch(transport, what, source, partial(_source, transport, call), body)
-    if isinstance(source, _ObjectSource):
-        verify_hashes(name, body.digests(), source.hashes)
+    try:
+        source = yield from _fetch(transport, what, source, partial(_source, transport, call), body)
+        if isinstance(source, _ObjectSource):
+            verify_hashes(name, body.digests(), source.hashes)
+    finally:
+        body.close()
     return DownloadResult(source.kind, body.content_type, body.emitted)

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import json
 import re
@@ -23,15 +24,22 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from urllib.parse import urlsplit
 
+import attrs
 import httpx
 import mohawk
 import mohawk.base
 import mohawk.bewit
 import mohawk.util
 
+from tcmodel import _logsafety
 from tcmodel.credentials import Credentials
 
 __all__ = ["HawkAuth", "make_ext", "sign_url"]
+
+# Every request path signs through this module (the transport imports it):
+# the filter that keeps secrets out of the logs of mohawk, httpx and
+# friends is in place before anything can be signed, sent or logged.
+_logsafety.install()
 
 
 def make_ext(credentials: Credentials, authorized_scopes: Sequence[str] | None = None) -> str:
@@ -58,10 +66,33 @@ def make_ext(credentials: Credentials, authorized_scopes: Sequence[str] | None =
 _CHALLENGE_ATTR = re.compile(r'(\w+)="([^"\\]*)"')
 
 
-def _origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
-    u = httpx.URL(str(url))
+def _origin(url: str | httpx.URL) -> tuple[str, str, int]:
+    u = url if isinstance(url, httpx.URL) else httpx.URL(url)
     port = u.port or (443 if u.scheme == "https" else 80)
     return (u.scheme, u.host, port)
+
+
+@functools.lru_cache(maxsize=8)
+def _payload_hash(body: bytes, content_type: str) -> str:
+    """mohawk's Hawk payload hash (kept for the empty body every GET has)."""
+    digest: bytes = mohawk.util.calculate_payload_hash(body, "sha256", content_type)
+    return digest.decode("ascii")
+
+
+@attrs.frozen
+class _Signed:
+    """What Hawk's MAC covers of one request, as mohawk reads it."""
+
+    credentials: dict[str, str]
+    timestamp: str
+    nonce: str
+    method: str
+    name: str  # the path and query, as sent
+    host: str
+    port: str
+    ext: str
+    app: None = None
+    dlg: None = None
 
 
 class HawkAuth(httpx.Auth):
@@ -99,6 +130,8 @@ class HawkAuth(httpx.Auth):
         self._origin = _origin(origin) if origin else None
         self._now = now
         self._nonce = nonce
+        self._id = mohawk.util.prepare_header_val(credentials.client_id)
+        mohawk.util.prepare_header_val(self._ext)
         self._mohawk_credentials = {
             "id": credentials.client_id,
             "key": credentials.access_token,
@@ -129,7 +162,7 @@ class HawkAuth(httpx.Auth):
             >>> a.applies_to(httpx.URL("http://127.0.0.1:8001/blobs/x"))
             False
         """
-        if "bewit" in url.params:
+        if b"bewit" in url.query and "bewit" in url.params:
             return False
         return self._origin is None or _origin(url) == self._origin
 
@@ -143,21 +176,29 @@ class HawkAuth(httpx.Auth):
             >>> 'id="a"' in h
             True
         """
-        # The resource is exactly what goes on the wire (raw_path is path+query).
-        wire = f"{url.scheme}://{url.netloc.decode('ascii')}{url.raw_path.decode('ascii')}"
-        sender = mohawk.Sender(
-            self._mohawk_credentials,
-            wire,
-            method.upper(),
-            content=body.decode("utf-8") if body else "",
-            content_type=content_type if body else "",
-            always_hash_content=True,
+        # mohawk computes the hashes and the MAC; its Sender is not used, as
+        # it formats debug output (pprint) for every request, logged or not.
+        if body:
+            content_hash = mohawk.util.calculate_payload_hash(body, "sha256", content_type)
+            content_hash = content_hash.decode("ascii")
+        else:
+            content_hash = _payload_hash(b"", "")
+        nonce = self._nonce() if self._nonce else mohawk.util.random_string(6).decode("ascii")
+        resource = _Signed(
+            credentials=self._mohawk_credentials,
+            timestamp=str(int(self._now()) if self._now else mohawk.util.utc_now()),
+            nonce=mohawk.util.prepare_header_val(nonce),
+            method=method.upper(),
+            name=url.raw_path.decode("ascii"),  # exactly what goes on the wire
+            host=url.host,
+            port=str(url.port or (443 if url.scheme == "https" else 80)),
             ext=self._ext,
-            nonce=self._nonce() if self._nonce else None,
-            _timestamp=int(self._now()) if self._now else None,
         )
-        header: str = sender.request_header
-        return header
+        mac = mohawk.util.calculate_mac("header", resource, content_hash).decode("ascii")
+        return (
+            f'Hawk mac="{mac}", hash="{content_hash}", id="{self._id}", '
+            f'ts="{resource.timestamp}", nonce="{resource.nonce}", ext="{self._ext}"'
+        )
 
     def server_time(self, challenge: str) -> float | None:
         """The server's time (Unix seconds) from a Hawk ``WWW-Authenticate``

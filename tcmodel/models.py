@@ -167,8 +167,11 @@ def _describe(value: Any) -> str:
 
 def _expect(kinds: tuple[type, ...]) -> _Convert:
     names = " or ".join(k.__name__ for k in kinds)
+    exact = frozenset(kinds)
 
     def convert(value: Any) -> Any:
+        if type(value) in exact:  # the common case, checked first
+            return value
         if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
             return value
         raise TypeError(f"expected {names}, got {_describe(value)}")
@@ -177,6 +180,23 @@ def _expect(kinds: tuple[type, ...]) -> _Convert:
 
 
 def _date(value: Any) -> datetime:
+    # The form the services write (``2024-01-31T12:00:00.000Z``): the C
+    # parser, ten times faster than the regex; any other form, or a fast
+    # parse that fails, goes to the strict parser.
+    if (
+        type(value) is str
+        and len(value) in _FAST_DATE_LENGTHS
+        and value[-1] == "Z"
+        and value[4] == value[7] == "-"
+        and value[10] == "T"
+        and value[13] == value[16] == ":"
+        and value[19] in ".Z"
+        and value.isascii()
+    ):
+        try:
+            return datetime.fromisoformat(value[:-1] + "+00:00")  # (3.10 refuses "Z")
+        except ValueError:
+            pass
     if isinstance(value, datetime):  # naive means UTC, as in tcmodel.utils
         if value.tzinfo is None or value.utcoffset() is None:
             return value.replace(tzinfo=timezone.utc)
@@ -186,8 +206,12 @@ def _date(value: Any) -> datetime:
     raise TypeError(f"expected a date string, got {_describe(value)}")
 
 
+#: The lengths of a date with no fraction, or 3 or 6 fraction digits, and a ``Z``.
+_FAST_DATE_LENGTHS = frozenset((20, 24, 27))
+
+
 def _mapping(value: Any) -> dict[str, Any]:
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return dict(value)
     kind = _describe(value) if not isinstance(value, str) else "a string"  # may be a secret
     raise TypeError(f"expected an object, got {kind}")
@@ -195,8 +219,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 def _sequence(item: _Convert) -> _Convert:
     def convert(value: Any) -> tuple[Any, ...]:
-        if isinstance(value, (list, tuple)):
-            return tuple(item(v) for v in value)
+        if type(value) is list or isinstance(value, (list, tuple)):
+            return tuple(map(item, value))
         raise TypeError(f"expected a list, got {_describe(value)}")
 
     return convert
@@ -279,7 +303,7 @@ class _Model:
     @classmethod
     def _from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build an instance from a JSON object (see :func:`from_json`)."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ModelDataError(f"{cls.__name__}: expected a JSON object, got {_describe(data)}")
         values: dict[str, Any] = {}
         missing = []

@@ -44,8 +44,8 @@ from typing import Any, Generic, TypeVar, cast, overload
 import attrs
 import httpx
 
-from tcmodel import _logsafety
-from tcmodel._pool import async_client, ssl_context
+from tcmodel import _json, _logsafety
+from tcmodel._pool import async_client, ssl_context, within, without_cookies
 from tcmodel._version import __version__
 from tcmodel.api import Endpoint, endpoint
 from tcmodel.credentials import Credentials, CredentialsLike
@@ -545,9 +545,9 @@ def resolve_url(what: str, base: str | httpx.URL, location: str, *, status: int 
     """
     problem = "not a string"
     if isinstance(location, str):
-        problem = _url_problem(base, location)
-        if not problem:
-            return str(httpx.URL(base).join(location))
+        url, problem = _joined(base, location)
+        if url is not None:
+            return str(url)
     shown = type(location).__name__
     if isinstance(location, str):
         shown = repr(_USERINFO.sub(r"\1…@", location[:200]))  # may hold a password
@@ -560,23 +560,25 @@ def resolve_url(what: str, base: str | httpx.URL, location: str, *, status: int 
     )
 
 
-def _url_problem(base: str | httpx.URL, location: str) -> str:
-    """What makes ``location`` unusable ("" if nothing)."""
+def _joined(base: str | httpx.URL, location: str) -> tuple[httpx.URL | None, str]:
+    """``location`` made absolute against ``base`` (parsed once), or
+    ``None`` and what makes it unusable."""
     try:
         url = httpx.URL(base).join(location)
         port = url.port
         host = url.raw_host.decode("ascii")
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
-        return str(exc)[:100]
+        return None, str(exc)[:100]
+    problem = ""
     if url.scheme not in ("http", "https"):
-        return f"scheme {url.scheme!r}"
-    if not host or not _HOST.fullmatch(host):
-        return "no valid host"
-    if port is not None and not 0 < port < 65536:
-        return f"port {port}"
-    if url.userinfo:
-        return "it carries user info"
-    return ""
+        problem = f"scheme {url.scheme!r}"
+    elif not host or not _HOST.fullmatch(host):
+        problem = "no valid host"
+    elif port is not None and not 0 < port < 65536:
+        problem = f"port {port}"
+    elif url.userinfo:
+        problem = "it carries user info"
+    return (None if problem else url), problem
 
 
 # -- the transport --------------------------------------------------------------------
@@ -615,15 +617,54 @@ def _client_options() -> dict[str, Any]:
 
 
 def _running_loop() -> Any:
-    """The running asyncio event loop, or ``None`` (no loop, or another
-    async library, which then shares one client)."""
-    asyncio = sys.modules.get("asyncio")  # not running if never imported
-    if asyncio is None:
-        return None
+    """The event loop running in this thread: asyncio's loop, or the token
+    of the running trio run (``trio.lowlevel.current_trio_token()``);
+    ``None`` outside any. Neither library is imported to ask."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        loop = asyncio._get_running_loop()
+        if loop is not None:
+            return loop
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            return trio.lowlevel.current_trio_token()
+        except RuntimeError:  # not in a trio run
+            return None
+    return None
+
+
+def _call_soon(loop: Any, fn: Callable[..., object], *args: Any) -> bool:
+    """Have ``fn(*args)`` called in ``loop`` (asyncio's, or a trio token),
+    from any thread; whether it will be (not when the loop is gone)."""
     try:
-        return asyncio.get_running_loop()
+        if hasattr(loop, "call_soon_threadsafe"):
+            loop.call_soon_threadsafe(fn, *args)
+        else:
+            loop.run_sync_soon(fn, *args)  # trio.RunFinishedError is a RuntimeError
     except RuntimeError:
-        return None
+        return False
+    return True
+
+
+def _loop_closed(loop: Any) -> bool:
+    """Whether ``loop`` (asyncio's, or a trio token) has ended."""
+    if hasattr(loop, "is_closed"):
+        return bool(loop.is_closed())
+    return not _call_soon(loop, _discard, None)
+
+
+def _spawn_in(loop: Any, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` as a task of ``loop`` (called in that loop's thread)."""
+    if hasattr(loop, "create_task"):
+        loop.create_task(work)
+    else:
+        import trio
+
+        async def run() -> None:
+            await work
+
+        trio.lowlevel.spawn_system_task(run)
 
 
 def _step(awaitable: Any) -> None:
@@ -633,13 +674,14 @@ def _step(awaitable: Any) -> None:
 
 
 class _LoopClient:
-    """One of our async clients and the event loop it belongs to (``None``:
-    made outside any asyncio loop).
+    """One of our async clients and the event loop it belongs to: an
+    asyncio loop, or a trio run (its token); ``None``: made outside both.
 
     A suspended async generator is registered with the loop: when the loop
     shuts down (``loop.shutdown_asyncgens()``, which ``asyncio.run``,
-    ``anyio.run`` and pytest-asyncio call), the generator is closed in the
-    loop, and its ``finally`` closes the client there, connections and all.
+    ``anyio.run`` and pytest-asyncio call; a trio run's end), the generator
+    is closed in the loop, and its ``finally`` closes the client there,
+    connections and all.
     """
 
     def __init__(self, loop: Any, client: httpx.AsyncClient) -> None:
@@ -653,13 +695,18 @@ class _LoopClient:
         try:
             yield
         finally:
-            if self._keeper is not None and not self.loop.is_closed():  # see discard()
-                await self.client.aclose()
+            if self._keeper is not None and not _loop_closed(self.loop):  # see discard()
+                import anyio
+
+                # Shielded: trio closes what is left at the end of a run
+                # inside a cancelled scope.
+                with anyio.CancelScope(shield=True):
+                    await self.client.aclose()
 
     @property
     def stale(self) -> bool:
         """Whether the client can serve no more (closed, or its loop is)."""
-        return self.client.is_closed or (self.loop is not None and self.loop.is_closed())
+        return self.client.is_closed or (self.loop is not None and _loop_closed(self.loop))
 
     async def aclose(self) -> None:
         """Close the client (in its own loop, or with no loop of its own)."""
@@ -672,13 +719,11 @@ class _LoopClient:
         """Have the client closed in its loop, from any thread; one whose
         loop is closed is dropped (nothing can close its sockets any more
         but the garbage collector)."""
-        if self.loop is not None and not self.loop.is_closed():
+        if self.loop is not None:
             closing_op = self.aclose()
-            try:
-                self.loop.call_soon_threadsafe(self.loop.create_task, closing_op)
+            if _call_soon(self.loop, _spawn_in, self.loop, closing_op):
                 return
-            except RuntimeError:  # the loop closed meanwhile
-                closing_op.close()
+            closing_op.close()  # the loop is gone
         self.discard()
 
     def discard(self) -> None:
@@ -821,7 +866,7 @@ class Transport:
         with self._lock:
             self._check_open()
             if self._client is None:
-                self._client = httpx.Client(**_client_options())
+                self._client = without_cookies(httpx.Client(**_client_options()))
             return self._client
 
     @property
@@ -853,7 +898,8 @@ class Transport:
             if self._async_client is not None:
                 return self._async_client
             held = self._async_clients.get(loop)
-            if held is None or held.stale:
+            # (The running loop is not closed: only the client may be.)
+            if held is None or held.client.is_closed:
                 for gone in [k for k, v in self._async_clients.items() if v.stale]:
                     self._async_clients.pop(gone).discard()
                 held = _LoopClient(loop, async_client(self.concurrency, **_client_options()))
@@ -1083,14 +1129,15 @@ class Transport:
                 yield Sleep(self.retry.delay(attempt))
                 continue
             status = response.status_code
-            log.debug(
-                "%s: %s %s -> %d (%.1f ms)",
-                what,
-                request.method,
-                redact_url(str(request.url)),
-                status,
-                (time.monotonic() - started) * 1000,
-            )
+            if log.isEnabledFor(logging.DEBUG):  # the URL is not redacted for nothing
+                log.debug(
+                    "%s: %s %s -> %d (%.1f ms)",
+                    what,
+                    request.method,
+                    redact_url(str(request.url)),
+                    status,
+                    (time.monotonic() - started) * 1000,
+                )
             if status == 401 and not clock_fixed:
                 body = b"" if unreadable is not None else response.content
                 if self._fix_clock(response, auth, body, what):
@@ -1199,7 +1246,10 @@ class Transport:
         if 300 <= status < 400 and not call.endpoint.redirects:
             where = redact_url(response.headers.get("Location", "nowhere")[:200])
             raise self._unexpected(response, what, f"unexpected redirect to {where}")
-        if status == 204 or not response.content:
+        # a redirect without JSON (the index's and object service's 303s carry a
+        # text/plain "See Other. Redirecting to …") goes by its Location
+        text_redirect = 300 <= status < 400 and _is_plain_text(response)
+        if status == 204 or not response.content or text_redirect:
             location = response.headers.get("Location")
             if location is None:
                 return None
@@ -1207,7 +1257,7 @@ class Transport:
         if call.endpoint.output is None and _is_plain_text(response):
             return response.text  # an entry with no output schema (notify's "OK")
         try:
-            return response.json()
+            return _json.loads(response.content)  # (a big page with the collector paused)
         except RecursionError:
             problem = "its JSON nests too deep"
         except ValueError:
@@ -1286,9 +1336,11 @@ class Transport:
         # Requests are built outside the client, so give them the client's
         # default headers here (a user's client may carry its own). The
         # client's own ``auth`` is never used: signing is ours, per origin.
-        for key, value in client.headers.items():
-            if key not in step.request.headers:
-                step.request.headers[key] = value
+        headers = step.request.headers
+        present = {key.lower() for key, _ in headers.raw}  # (one pass, not one per key)
+        for key, value in client.headers.raw:
+            if key.lower() not in present:
+                headers[key.decode("latin-1")] = value.decode("latin-1")
         auth = self.auth if isinstance(step.auth, str) else step.auth
         return {"auth": auth, "follow_redirects": False}
 
@@ -1394,44 +1446,73 @@ class Transport:
             42
         """
         streams: _Streams[AsyncIterator[bytes]] = _Streams()
-        op = consume(op, on_emit or _discard)  # emits never reach the loop below
-        try:
-            with closing(op):
-                value: Any = None
-                error: Exception | None = None
-                while True:
-                    done, step = _advance(op, value, error)
-                    if done:
-                        return cast(T, step)
-                    value, error = None, None
-                    try:
-                        value = await self._aperform(step, streams)
-                    except (httpx.TransportError, _Unreadable) as exc:
-                        error = exc
+        try:  # emits never reach the driver: consume() hands them on
+            return cast(T, await self._adrive(consume(op, on_emit or _discard), streams))
         finally:
             for response in streams.left_open():
                 await response.aclose()
 
-    async def _aperform(self, step: IOStep, streams: _Streams[AsyncIterator[bytes]]) -> Any:
-        import anyio  # httpx's own dependency; imported only when async is used
+    async def astream(self, op: Op[Any]) -> AsyncIterator[Any]:
+        """Drive an operation with the async client, yielding what it emits,
+        as it emits it (the async form of :meth:`stream`): between two
+        items the operation waits, its streamed answers open.
 
+        Example:
+            >>> import asyncio
+            >>> def op():
+            ...     yield Emit(b"a")
+            ...     yield Sleep(0)
+            ...     yield Emit(b"b")
+            >>> async def items() -> list[bytes]:
+            ...     return [data async for data in Transport("https://tc.example.com").astream(op())]
+            >>> asyncio.run(items())
+            [b'a', b'b']
+        """
+        streams: _Streams[AsyncIterator[bytes]] = _Streams()
+        try:
+            with closing(op):
+                while True:  # one run of the driver per item: up to the next emit
+                    got = await self._adrive(_relay(op, None), streams)
+                    if not isinstance(got, _Emitted):
+                        return
+                    yield got.data
+        finally:
+            for response in streams.left_open():
+                await response.aclose()
+
+    async def _adrive(self, op: Op[Any], streams: _Streams[AsyncIterator[bytes]]) -> Any:
+        """Drive ``op``, which emits nothing, to its end."""
+        with closing(op):
+            value: Any = None
+            error: Exception | None = None
+            while True:
+                done, step = _advance(op, value, error)
+                if done:
+                    return step
+                value, error = None, None
+                try:
+                    value = await self._aperform(step, streams)
+                except (httpx.TransportError, _Unreadable) as exc:
+                    error = exc
+
+    async def _aperform(self, step: IOStep, streams: _Streams[AsyncIterator[bytes]]) -> Any:
         if isinstance(step, Send):
             budget = self._budget(step)
             try:
-                with anyio.fail_after(budget.left()):
-                    return await self._asend(step, streams, budget)
+                return await within(budget.left(), self._asend(step, streams, budget))
             except TimeoutError:
                 raise budget.exceeded() from None
         if isinstance(step, Sleep):
+            import anyio  # httpx's own dependency; imported only when async is used
+
             await anyio.sleep(step.seconds)
             return None
         if isinstance(step, ReadChunk):
             budget = streams.budget(step.response)
             budget.check()
             try:
-                with anyio.fail_after(budget.left()):
-                    reader = streams.reader(step.response, step.response.aiter_raw)
-                    return await reader.__anext__()
+                reader = streams.reader(step.response, step.response.aiter_raw)
+                return await within(budget.left(), reader.__anext__())
             except StopAsyncIteration:
                 return b""
             except TimeoutError:
@@ -1790,20 +1871,37 @@ def consume(op: Op[T], on_data: Callable[[Any], None]) -> Op[T]:
         (1, [b'ab'])
     """
     with closing(op):
-        value: Any = None
-        error: Exception | None = None
-        while True:
-            done, step = _advance(op, value, error)
-            if done:
-                return cast(T, step)
-            value, error = None, None
-            if isinstance(step, Emit):
-                on_data(step.data)
-                continue
-            try:
-                value = yield step
-            except Exception as exc:  # hand it to the inner operation
-                error = exc
+        return cast(T, (yield from _relay(op, on_data)))
+
+
+@attrs.frozen
+class _Emitted:
+    """What :func:`_relay` returns when it stops at an emit."""
+
+    data: Any
+
+
+def _relay(op: Op[Any], on_data: Callable[[Any], None] | None) -> Op[Any]:
+    """Pass the steps of ``op`` (started, or suspended at an emit) through,
+    and errors thrown in on to it, up to its end (its result); what it emits
+    goes to ``on_data``, or, without one, the relay stops at the first emit
+    (:class:`_Emitted`, ``op`` left suspended there for the next relay)."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        done, step = _advance(op, value, error)
+        if done:
+            return step
+        value, error = None, None
+        if isinstance(step, Emit):
+            if on_data is None:
+                return _Emitted(step.data)
+            on_data(step.data)
+            continue
+        try:
+            value = yield step
+        except Exception as exc:  # hand it to the inner operation
+            error = exc
 
 
 def op_result(value: T) -> Op[T]:

@@ -124,7 +124,7 @@ def to_json_date(dt: datetime) -> str:
 
 
 def from_now_json(offset: str, base: datetime | None = None) -> str:
-    """:func:`from_now`, formatted with :func:`to_json_date`.
+    """:func:`from_now`, formatted with :func:`~tcmodel.utils.to_json_date`.
 
     Example:
         >>> from_now_json("90 min", datetime(2024, 1, 31, 12, 0))

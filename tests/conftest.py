@@ -11,6 +11,7 @@ tcmodel client of it with root credentials); helpers in lc_client_support.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,33 @@ def root(admin: tcmodel.Cluster) -> tcmodel.Cluster:
     return admin
 
 
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[object]:
+    """A RabbitMQ broker of the session's own on 127.0.0.1
+    (:class:`tcmodel.testing.broker.RabbitMQ`). Skips the test when
+    ``rabbitmq-server`` is missing or will not start, except under CI
+    (``CI=true``), where that fails it."""
+    import os
+
+    from tcmodel.testing.broker import BrokerError, RabbitMQ
+
+    def unavailable(why: str) -> None:
+        msg = f"no RabbitMQ broker, Pulse tests skipped: {why}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+    if not RabbitMQ.available():
+        unavailable("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+    broker = RabbitMQ()
+    try:
+        broker.start()
+    except BrokerError as exc:
+        unavailable(str(exc))
+    yield broker
+    broker.stop()
+
+
 def _whole_suite(session: pytest.Session) -> bool:
     opts = session.config.option
     if getattr(opts, "keyword", "") or getattr(opts, "markexpr", ""):
@@ -90,3 +118,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the trace replay's summary line (tests/conformance) when it ran;
+    say how many tests skipped for want of ``../shared/taskcluster`` (the
+    real schemas, traces and the official client's vectors), and how to point
+    them at a copy (README, "The shared Taskcluster files")."""
+    from schemas import MISSING_HINT
+
+    replay = sys.modules.get("trace_replay")  # tests/conformance ran: its summary
+    line = replay.summary_line() if replay is not None else None
+    if line:
+        terminalreporter.write_line(line)
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if MISSING_HINT in str(r.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} skipped (tests or whole modules): {MISSING_HINT} "
+            "(schemas, traces and vectors; see README)",
+            yellow=True,
+        )

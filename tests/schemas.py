@@ -3,6 +3,10 @@
 The schemas are read from ``../shared/taskcluster/api/schemas`` (beside the
 checkout); they are never copied into the project. Without them the tests that
 need them skip, except under CI (``CI=true``), where they fail.
+
+``TCMODEL_SHARED_DIR`` points the tests at another copy: the directory that
+holds ``api/``, ``traces/`` and ``vectors.json`` (``.../shared/taskcluster``).
+Every test that reads the shared files locates them through :data:`SHARED`.
 """
 
 from __future__ import annotations
@@ -15,15 +19,30 @@ from typing import Any
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "taskcluster"
+#: The environment variable that names another copy of ``shared/taskcluster``.
+SHARED_ENV = "TCMODEL_SHARED_DIR"
+_BESIDE = Path(__file__).resolve().parents[2] / "shared" / "taskcluster"
+#: Where the shared Taskcluster files are: ``$TCMODEL_SHARED_DIR``, else
+#: ``../shared/taskcluster`` beside the checkout.
+SHARED = (
+    Path(os.environ[SHARED_ENV]).expanduser().resolve() if os.environ.get(SHARED_ENV) else _BESIDE
+)
 API_DIR = SHARED / "api"
 VECTORS = SHARED / "vectors.json"
+
+
+#: Why a test skipped: the end of a fresh clone's run counts these.
+MISSING_HINT = (
+    f"{SHARED_ENV}={SHARED} has no Taskcluster files"
+    if os.environ.get(SHARED_ENV)
+    else f"../shared/taskcluster not found; set {SHARED_ENV}"
+)
 
 
 def require_shared(path: Path) -> Path:
     """Return ``path`` or skip (fail under CI) when ../shared is missing."""
     if not path.exists():
-        msg = f"{path} is missing (it lives in ../shared beside the checkout)"
+        msg = f"{path} is missing: {MISSING_HINT}"
         if os.environ.get("CI") == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg, allow_module_level=True)

@@ -6,6 +6,7 @@ await when async code reads data that is not loaded."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,7 +191,7 @@ def test_task_actions(cluster: tcmodel.Cluster, lc: LocalCluster, driver: Driver
     assert driver.call(fresh, "schedule") is fresh and fresh.state == "pending"
     assert driver.call(fresh, "change_priority", "high").state == "pending"
     assert driver.call(fresh, "cancel").state == "exception"
-    assert driver.call(fresh, "rerun").latest_run.reason_created == "rerun"  # type: ignore[union-attr]
+    assert driver.call(fresh, "rerun").latest_run.reason_created == "rerun"
     assert api(lc) == ["scheduleTask", "changeTaskPriority", "cancelTask", "rerunTask"]
     with pytest.raises(ValueError, match="priority"):
         driver.call(fresh, "change_priority", "urgent")
@@ -459,6 +460,92 @@ def test_sync_reads_from_memory_work_in_async_code(lc: LocalCluster, ids: dict[s
     state, dep, steps = asyncio.run(main())
     assert (state, dep) == ("failed", "build-linux64-opt") and steps > 1
     assert api(lc) == ["listTaskGroup"]
+
+
+ASYNC_LIBRARIES = [
+    "asyncio",
+    pytest.param(
+        "trio",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("trio") is None, reason="trio is not installed"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("library", ASYNC_LIBRARIES)
+def test_usage_errors_are_the_same_under_each_async_library(
+    library: str, lc: LocalCluster, ids: dict[str, str], cluster: tcmodel.Cluster
+) -> None:
+    """Under trio as under asyncio: unloaded data says what to await, and a
+    sync request of a handle, the cluster or a claim names its async twin;
+    nothing is sent for them."""
+    pending = new_task(cluster)
+
+    async def main() -> list[str]:
+        async with lc.connect() as c:
+            build = c.task(ids["build-linux64-opt"])
+            await build.astatus()
+            [claim] = await c.task_queue(QUEUE).aclaim_work("wg", "w1")
+            messages = []
+            for refused in (
+                lambda: build.definition,
+                lambda: c.task(pending.task_id).cancel(),
+                c.ping,
+                claim.completed,
+            ):
+                with pytest.raises(tcmodel.AsyncUsageError) as caught:
+                    refused()
+                message = str(caught.value)
+                messages.append(message.split(">: ", 1)[-1])  # without the handle's repr
+            assert build.state == "completed"  # loaded: costs nothing, works
+            assert (await claim.acompleted()).state == "completed"
+            return messages
+
+    lc.reset_requests()
+    hint = "a sync request inside the event loop this cluster is used from asynchronously "
+    assert anyio.run(main, backend=library) == [
+        "task.definition is not loaded: await task.adefinition() first",
+        f"{hint}would block it: await its async twin, task.acancel(), instead",
+        f"{hint}would block it: await its async twin, cluster.aping(), instead",
+        f"{hint}would block it: await its async twin, claim.acompleted(), instead",
+    ]
+    assert api(lc) == ["status", "claimWork", "reportCompleted"]
+
+
+def test_each_trio_run_has_its_own_async_client(lc: LocalCluster, ids: dict[str, str]) -> None:
+    pytest.importorskip("trio")
+    with lc.connect() as c:
+
+        async def load() -> tuple[Any, str]:
+            return c.transport.async_client, (await c.task(ids["signing"]).astatus()).state
+
+        first, state = anyio.run(load, backend="trio")
+        second, _ = anyio.run(load, backend="trio")
+    assert state == "completed" and first is not second
+    assert first.is_closed  # closed at the end of its run
+
+
+def test_close_from_another_thread_closes_a_trio_runs_client(
+    lc: LocalCluster, ids: dict[str, str]
+) -> None:
+    pytest.importorskip("trio")
+    from anyio.from_thread import start_blocking_portal
+
+    c = lc.connect()
+
+    async def load() -> tuple[Any, str]:
+        return c.transport.async_client, (await c.task(ids["signing"]).astatus()).state
+
+    with start_blocking_portal("trio") as portal:  # a trio run in another thread
+        client, state = portal.call(load)
+        c.close()  # from this thread: the client is closed in its run
+        for _ in range(1000):  # a few turns of the run's loop, no real wait
+            if client.is_closed:
+                break
+            portal.call(anyio.sleep, 0)
+        closed = client.is_closed
+    assert state == "completed" and closed
 
 
 def test_sync_use_inside_a_running_loop_without_async_calls_works(

@@ -281,10 +281,12 @@ def test_task_queue_and_worker(driver: Driver, lc: LocalCluster, admin: tcmodel.
     tq = admin.task_queue(TQ)
     assert driver.call(tq, "counts").pending_tasks == 2
     assert (tq.pending_count, tq.claimed_count) == (2, 0)  # derived: no request
-    assert driver.call(tq, "info").task_queue_id == TQ
+    with pytest.raises(tcmodel.NotFound):  # no worker has claimed from it yet
+        driver.call(tq, "info")
     assert entries(lc) == ["taskQueueCounts", "getTaskQueue"]
     [claim] = driver.call(tq, "claim_work", "wg", "w1")
     assert claim.task.state == "running" and entries(lc) == ["claimWork"]
+    assert driver.call(tq, "info").task_queue_id == TQ
     claim.completed()
     worker = tq.worker("wg", "w1")
     lc.reset_requests()

@@ -128,7 +128,7 @@ def test_task_claim(lc: LocalCluster, admin: tcmodel.Cluster) -> None:
     assert claim.task == task and claim.run_id == 0 and claim.task.state == "running"
     again = task.claim(0, WG, WID)  # the same worker again: the same claim
     assert again.taken_until == claim.taken_until
-    with pytest.raises(tcmodel.RequestConflict, match="already claimed by another worker"):
+    with pytest.raises(tcmodel.RequestConflict, match="claimed already, by another worker"):
         task.claim(0, WG, "w-2")
     with pytest.raises(tcmodel.NotFound, match="Run 1 not found"):
         task.claim(1, WG, WID)
@@ -259,7 +259,7 @@ def test_keep_alive_as_an_asyncio_task(
                     break
                 await asyncio.sleep(0.05)
             lc.advance(400)
-            claim.completed()
+            await claim.acompleted()  # (a sync request here would block the loop)
 
     asyncio.run(work())
     assert claim.taken_until != first
@@ -294,9 +294,9 @@ def test_resolution_is_idempotent_where_the_queue_is(
     assert claim.completed().state == "completed"
     assert claim.completed().state == "completed"
     assert [(r.entry, r.status) for r in lc.requests] == [("reportCompleted", 200)] * 2
-    with pytest.raises(tcmodel.RequestConflict, match="not running or failed"):
+    with pytest.raises(tcmodel.RequestConflict, match="cannot be reported failed"):
         claim.failed()
-    with pytest.raises(tcmodel.RequestConflict, match="resolved or not running"):
+    with pytest.raises(tcmodel.RequestConflict, match="no longer running"):
         claim.exception("internal-error")
 
 

@@ -7,6 +7,11 @@ method, property or classmethod of a public class whose name does not start
 with ``_``.  ``@overload`` stubs and property setters/deleters are skipped.
 The docstring — the name's own, not its class's — must contain a line
 starting with ``>>>`` or the word ``Example``.
+
+No docstring anywhere in the package (module, class or function, public or
+not) may hold a comment-only example line (``>>> # task.status.state``): a
+doctest runner skips it, so it is never checked. Examples run against the
+seeded local cluster of the root ``conftest.py`` (see docs/testing.md).
 """
 
 from __future__ import annotations
@@ -93,6 +98,65 @@ def offenders() -> list[str]:
             elif not EXAMPLE.search(doc):
                 found.append(f"{module}:{node.lineno} {name}")
     return found
+
+
+_COMMENT_ONLY = re.compile(r"^\s*>>>\s*#")
+_Documented = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def comment_only_examples(source: str, filename: str) -> list[str]:
+    """Every docstring line of ``source`` that is a comment-only example
+    (``>>> # ...``), as ``filename:line: text``.
+
+    The line number is the docstring's first line plus the line's offset in
+    the string (a docstring has no escaped newlines in this package).
+    """
+    found = []
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if not isinstance(node, _Documented) or not node.body:
+            continue
+        first = node.body[0]
+        if not (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            continue
+        for offset, line in enumerate(first.value.value.splitlines()):
+            if _COMMENT_ONLY.match(line):
+                found.append(f"{filename}:{first.value.lineno + offset}: {line.strip()}")
+    return found
+
+
+def test_no_docstring_example_is_only_a_comment() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE.parent).as_posix()
+        found += comment_only_examples(path.read_text(encoding="utf-8"), name)
+    assert not found, (
+        f"{len(found)} docstring example lines are only a comment (a doctest skips them; "
+        "write a line that runs, e.g. `>>> task.status.state` with its output):\n"
+        + "\n".join(found)
+    )
+
+
+def test_the_comment_checker_catches_one() -> None:
+    snippet = (
+        "def f() -> None:\n"
+        '    """Do nothing.\n'
+        "\n"
+        "    Example:\n"
+        "        >>> f()\n"
+        "        >>> # task.status.state\n"
+        "        >>>   #indented too\n"
+        "        ...     # a continuation comment is fine\n"
+        '    """\n'
+    )
+    assert comment_only_examples(snippet, "x.py") == [
+        "x.py:6: >>> # task.status.state",
+        "x.py:7: >>>   #indented too",
+    ]
+    assert comment_only_examples('"""Module.\n\n>>> #c\n"""\n', "m.py") == ["m.py:3: >>> #c"]
 
 
 def test_every_public_name_has_a_docstring_with_an_example() -> None:

@@ -20,6 +20,7 @@ from tcmodel.download import (
     DownloadError,
     DownloadResult,
     read_artifact_op,
+    strongest_hash,
     verify_hashes,
 )
 from tcmodel.resources.artifact import Artifact
@@ -299,13 +300,30 @@ def test_hash_mismatch_leaves_nothing_behind(setup: Setup, tmp_path: Path) -> No
     path = tmp_path / "data.bin"
     with pytest.raises(tcmodel.HashMismatch) as info:
         setup.art("public/data.bin").download(path)
-    assert info.value.algorithm == "sha256"
+    assert info.value.algorithm == "sha512"  # the strongest the service gives, checked alone
     assert not path.exists() and list(tmp_path.iterdir()) == []
     assert setup.blob_statuses() == [200]  # never retried
     path.write_bytes(b"previous")
     with pytest.raises(tcmodel.HashMismatch):
         setup.art("public/data.bin").download(tmp_path)
     assert path.read_bytes() == b"previous" and list(tmp_path.iterdir()) == [path]
+
+
+def test_only_the_strongest_hash_given_is_checked(setup: Setup, tmp_path: Path) -> None:
+    """sha512 when the object service gives it (above); else sha256, and a
+    mismatch of the one checked still raises and leaves no file."""
+    name = object_name(setup.task_id, 0, "public/data.bin")
+    hashes = setup.lc.state.objects._objects[name].hashes
+    del hashes["sha512"]
+    assert setup.art("public/data.bin").read_bytes() == DATA  # sha256 alone, and it matches
+    hashes["sha256"] = "0" * 64
+    path = tmp_path / "data.bin"
+    with pytest.raises(tcmodel.HashMismatch) as info:
+        setup.art("public/data.bin").download(path)
+    assert info.value.algorithm == "sha256"
+    assert list(tmp_path.iterdir()) == []
+    assert strongest_hash({"sha256": "a", "sha512": "b"}) == "sha512"
+    assert strongest_hash({"sha256": "a", "md5": "c"}) == "sha256"
 
 
 def test_verify_hashes_rules() -> None:

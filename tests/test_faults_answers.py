@@ -93,13 +93,14 @@ def _artifact(c: tcmodel.Cluster, r: dict[str, Any]) -> Any:
 ENTRIES: dict[str, tuple[Invoke, str | None, str | None]] = {
     "queue.status": (lambda c, r: c.task(r["taskId"]).status, "status", None),
     "queue.task": (lambda c, r: c.task(r["taskId"]).definition, "task", None),
+    # A listed task's models are made from its entry when first read.
     "queue.listTaskGroup": (
-        lambda c, r: list(c.task_group(r["taskGroupId"]).tasks()),
+        lambda c, r: [(t.status, t.definition) for t in c.task_group(r["taskGroupId"]).tasks()],
         "listTaskGroup",
         "tasks",
     ),
     "queue.listDependentTasks": (
-        lambda c, r: list(c.task(r["taskId"]).dependents()),
+        lambda c, r: [(t.status, t.definition) for t in c.task(r["taskId"]).dependents()],
         "listTaskGroup",
         "tasks",
     ),

@@ -282,7 +282,8 @@ def test_test_authenticate(lc: LocalCluster) -> None:
 def test_test_authenticate_get_with_header_and_bewit(lc: LocalCluster) -> None:
     expected = {
         "clientId": "tester",
-        "scopes": ["assume:anonymous", "auth:create-client:test:*", "test:*"],
+        # as the real service lists them: anonymous first, then the fixed scopes as given
+        "scopes": ["assume:anonymous", "test:*", "auth:create-client:test:*"],
     }
     assert auth(lc, TESTER).testAuthenticateGet() == expected
     url = sign_url(f"{lc.root_url}/api/auth/v1/test-authenticate-get", TESTER)

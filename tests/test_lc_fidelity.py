@@ -342,7 +342,7 @@ def test_insufficient_scopes_message_lists_only_the_missing_part(lc: LocalCluste
     limited = queue(lc, creds)
     body = expect_error(403, "InsufficientScopes", create, limited, lc, routes=["a.b"])
     message = body["message"]
-    missing, _, required = message.partition("This request requires")
+    missing, _, required = message.partition("The call requires")
     assert '```\n"queue:scheduler-id:-"\n```' in missing
     assert "queue:create-task:project:none" not in missing
     assert "queue:route:a.b" not in missing
@@ -355,7 +355,7 @@ def test_insufficient_scopes_message_lists_only_the_missing_part(lc: LocalCluste
     body = expect_error(
         403, "InsufficientScopes", anonymous_queue(lc).getArtifact, run.task_id, 0, "public/link"
     )
-    missing = body["message"].partition("This request requires")[0]
+    missing = body["message"].partition("The call requires")[0]
     assert '```\n"queue:get-artifact:private/x"\n```' in missing
     assert "public/link" not in missing
 

@@ -149,7 +149,7 @@ def test_denylisted_addresses_are_refused_until_deleted(lc: LocalCluster) -> Non
         assert text_answer(result) == (200, "text/plain; charset=utf-8", "OK")
     client.addDenylistAddress({"notificationType": "pulse", "notificationAddress": "a.b"})
     body = expect_error(400, "DenylistedAddress", client.email, EMAIL)
-    assert body["message"].startswith("Email dev@example.com is denylisted")
+    assert body["message"].startswith("The address dev@example.com is on the denylist")
     expect_error(400, "DenylistedAddress", client.pulse, {"routingKey": "a.b", "message": {}})
     listed = client.listDenylist()["addresses"]
     assert denied in listed and len(listed) == 2

@@ -128,7 +128,11 @@ def test_put_url_upload_and_get_url_download(lc: LocalCluster) -> None:
     upload_id, created = put_url_upload(lc)
     assert created["projectId"] == PROJECT and created["uploadId"] == upload_id
     put = created["uploadMethod"]["putUrl"]
-    assert put["headers"] == {"Content-Type": "text/plain", "Content-Length": str(len(DATA))}
+    assert put["headers"] == {
+        "Content-Type": "text/plain",
+        "Content-Length": str(len(DATA)),
+        "Content-Encoding": "identity",
+    }
     assert put["url"].startswith(lc.blob_url)
     assert parse_iso(put["expires"]) > lc.clock.now() + 40 * 60
 

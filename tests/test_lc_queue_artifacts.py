@@ -65,7 +65,7 @@ def test_create_artifact_preconditions(lc: LocalCluster) -> None:
     body = expect_error(
         400, "InputError", tq.createArtifact, task_id, 0, "public/x", s3(lc, days=2)
     )
-    assert "after the task expiration" in body["message"]
+    assert "may not outlive its task" in body["message"]
     body = expect_error(
         400, "InputError", tq.createArtifact, task_id, 0, "public/x", s3(lc, minutes=-16)
     )
@@ -197,7 +197,7 @@ def test_finish_artifact_rules(lc: LocalCluster) -> None:
     assert "uploadId" in body["message"]
     mine = {"uploadId": created["uploadId"]}
     body = expect_error(400, "InputError", tq.finishArtifact, task_id, 0, "public/obj.txt", mine)
-    assert "does not exist" in body["message"]
+    assert "never uploaded" in body["message"]
     expect_error(404, "ResourceNotFound", queue(lc).artifactInfo, task_id, 0, "public/obj.txt")
     inline_upload(lc, created, b"hello", "text/plain")
     assert tq.finishArtifact(task_id, 0, "public/obj.txt", mine) is None

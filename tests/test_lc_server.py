@@ -154,6 +154,13 @@ def assert_error(resp: httpx.Response, status: int, code: str, entry: str) -> di
     return body
 
 
+def assert_not_found(resp: httpx.Response) -> None:
+    """What the real services answer where no API method matches: a bare 404."""
+    assert resp.status_code == 404, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.json() == {"error": "Not found"}
+
+
 # -- life cycle and pings ------------------------------------------------------
 
 
@@ -211,7 +218,7 @@ def test_encoded_slash_stays_inside_a_single_segment_param(lc: LocalCluster) -> 
         assert r.json()["params"] == {"taskQueueId": "prov/wt"}
         assert r.json()["entry"] == "getTaskQueue"
         # a raw '/' splits the segment: no single-segment route matches
-        assert_error(c.get("/queue/v1/task-queues/prov/wt"), 404, "ResourceNotFound", "unknown")
+        assert_not_found(c.get("/queue/v1/task-queues/prov/wt"))
         r = c.get("/index/v1/task/a.b%2Fc%20d")
         assert r.json()["params"] == {"indexPath": "a.b/c d"}
 
@@ -249,10 +256,11 @@ def test_optional_namespace_and_trailing_slash(lc: LocalCluster) -> None:
         assert c.get(f"/queue/v1/task/{TASK}/status/").json()["entry"] == "status"
 
 
-def test_unknown_paths_are_404_resource_not_found(lc: LocalCluster) -> None:
+def test_unknown_paths_are_a_bare_404(lc: LocalCluster) -> None:
     with api(lc) as c:
         for path in ("/queue/v1/nope", "/nosuch/v1/ping", "/queue/v2/ping"):
-            assert_error(c.get(path), 404, "ResourceNotFound", "unknown")
+            assert_not_found(c.get(path))
+        assert_not_found(c.delete("/queue/v1/ping"))  # wrong method
     assert httpx.get(lc.root_url + "/").status_code == 404
 
 
@@ -296,10 +304,13 @@ def test_body_must_be_a_json_object_or_array(lc: LocalCluster) -> None:
     with api(lc) as c:
         r = c.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
         body = assert_error(r, 400, "MalformedPayload", "reportException")
-        assert body["requestInfo"]["payload"] == {}
+        assert body["requestInfo"]["payload"] == "{not json"  # echoed as the text it was
         assert_error(c.post(url, json="a string"), 400, "MalformedPayload", "reportException")
         assert c.post(url, json={"reason": "canceled"}).json()["body"] == {"reason": "canceled"}
-        assert c.post(url).json()["body"] is None
+        # no body at all where the method takes one: MalformedPayload too
+        assert_error(c.post(url), 400, "MalformedPayload", "reportException")
+        # a method without input still takes none
+        assert c.get(f"/queue/v1/task/{TASK}/status").json()["body"] is None
 
 
 def test_chunked_request_bodies_are_read(lc: LocalCluster) -> None:

@@ -64,7 +64,7 @@ def test_a_worker_that_found_no_work_is_still_known(lc: LocalCluster) -> None:
 def test_unknown_workers_are_404(lc: LocalCluster) -> None:
     q, _ = busy_queue(lc, 1)
     body = expect_error(404, "ResourceNotFound", q.getWorker, *worker_path(workerId="nobody"))
-    assert "`nobody`" in body["message"] and "Are you sure it was created?" in body["message"]
+    assert "nobody`" in body["message"] and "ever claimed work?" in body["message"]
     until = {"quarantineUntil": at(lc, hours=1)}
     expect_error(
         404, "ResourceNotFound", q.quarantineWorker, *worker_path(workerId="nobody"), until
@@ -146,9 +146,9 @@ def test_provisioners_and_worker_types_come_from_task_queues(lc: LocalCluster) -
     assert q.getWorkerType(PROV, "a-win") == types[0]
     assert q.listWorkerTypes("nobody") == {"workerTypes": []}
     body = expect_error(404, "ResourceNotFound", q.getProvisioner, "nobody")
-    assert body["message"].startswith("Provisioner `nobody` not found.")
+    assert body["message"].startswith("No provisioner `nobody`")
     body = expect_error(404, "ResourceNotFound", q.getWorkerType, PROV, "nothing")
-    assert body["message"].startswith(f"Worker-type `nothing` with Provisioner `{PROV}` not found.")
+    assert body["message"].startswith(f"No worker type `nothing` of provisioner `{PROV}`")
 
 
 def test_listings_page(small_pages: LocalCluster) -> None:

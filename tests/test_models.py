@@ -36,7 +36,7 @@ from tcmodel.models import (
     TaskQueueCounts,
     TaskStatus,
 )
-from tcmodel.utils import is_slug_id
+from tcmodel.utils import is_slug_id, parse_date
 
 TASK_ID = "fN1SbArXTPSVFNUvaOlinQ"
 GROUP_ID = "XDqefRsvTG6ajX5vWks8LQ"
@@ -483,6 +483,43 @@ def test_all_dates_of_a_status_are_utc() -> None:
     assert all(d.tzinfo is timezone.utc for d in dates)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-31T12:00:00Z",
+        "2024-01-31T12:00:00.1Z",
+        "2024-01-31T12:00:00.123Z",
+        "2024-01-31T12:00:00.123456Z",
+        "2024-01-31T12:00:00.123456789Z",
+        "2024-01-31t12:00:00.000z",
+        "2024-01-31 12:00:00.000Z",
+        "2024-02-29T23:59:59.999Z",
+        "2024-01-31T12:00:00,123Z",
+        "2024-W05-3T12:00:00.000Z",
+        "2024-02-30T12:00:00.000Z",
+        "2024-01-31T24:00:00.000Z",
+        "2024-01-31T12:00:00.12+Z",
+        "２０２４-01-31T12:00:00.000Z",
+        "2024-01-31T12:00:00.000+00:00",
+    ],
+)
+def test_the_fast_date_path_agrees_with_the_strict_parser(text: str) -> None:
+    # The services' own form goes through datetime.fromisoformat; every
+    # other form, and every date it refuses, through the strict parser:
+    # the two never disagree.
+    try:
+        strict: Any = parse_date(text)
+    except ValueError as e:
+        strict = e
+    data = {**NAMESPACE, "expires": text}
+    if isinstance(strict, ValueError):
+        with pytest.raises(ModelDataError, match=r"bad 'expires'"):
+            NamespaceInfo._from_json(data)
+    else:
+        parsed = NamespaceInfo._from_json(data).expires
+        assert parsed == strict and parsed.tzinfo is timezone.utc
+
+
 @pytest.mark.parametrize("bad", ["tomorrow", "2024-01-31", "2024-13-01T00:00:00Z", 1706702400])
 def test_bad_dates_are_refused(bad: Any) -> None:
     with pytest.raises(ModelDataError, match=r"NamespaceInfo: bad 'expires'"):
@@ -743,3 +780,70 @@ def test_constants_match_the_schemas() -> None:
     assert tuple(run["reasonResolved"]["enum"]) == REASONS_RESOLVED
     artifact = _schema("queue", "artifact-response.json")["properties"]
     assert tuple(artifact["storageType"]["enum"]) == STORAGE_TYPES
+
+
+# --- listed tasks: models made on first read ----------------------------------------
+
+
+def _listing_entry() -> dict[str, Any]:
+    status = copy.deepcopy(STATUS)
+    task = copy.deepcopy(TASK)
+    return {"status": status, "task": task}
+
+
+def test_a_listed_task_reads_state_and_name_from_its_entry() -> None:
+    import tcmodel
+    from tcmodel.resources.task import Task
+
+    cluster = tcmodel.Cluster.from_url("https://tc.example.com")
+    entry = _listing_entry()
+    task = Task._from_listing(cluster, entry, None, "queue.listTaskGroup(taskGroupId='g')")
+    assert (task.state, task.name) == (STATUS["state"], TASK["metadata"]["name"])
+    assert task.loaded and task._stat is None and task._def is None  # no model made yet
+    assert repr(task) == f"<Task {TASK['metadata']['name']!r} taskId={STATUS['taskId']!r} " + (
+        f"state={STATUS['state']!r}>"
+    )
+    assert task.status == TaskStatus._from_json(STATUS)  # made on first read, no request
+    assert task.definition == TaskDefinition._from_json(TASK)
+    assert task._entry is None  # both made: the entry is let go
+    assert task.status is task.status and task.state == STATUS["state"]
+
+
+def test_a_listed_entry_that_does_not_fit_fails_when_read_naming_the_listing() -> None:
+    import tcmodel
+    from tcmodel.resources.task import Task
+
+    cluster = tcmodel.Cluster.from_url("https://tc.example.com")
+    entry = _listing_entry()
+    entry["status"]["deadline"] = "yesterday"
+    entry["task"]["metadata"]["name"] = 7
+    task = Task._from_listing(cluster, entry, None, "queue.listTaskGroup(taskGroupId='g')")
+    assert task.state == STATUS["state"]  # what fits is read
+    with pytest.raises(ModelDataError, match=r"^queue\.listTaskGroup\(taskGroupId='g'\): "):
+        task.status
+    with pytest.raises(ModelDataError, match=r"TaskMetadata: bad 'name'"):
+        task.name  # not a string in the entry: the definition is made, and refused
+    with pytest.raises(ModelDataError, match="'status' and 'task'"):
+        Task._from_listing(cluster, {"status": [], "task": {}}, None, "x")
+    with pytest.raises(ValueError, match="taskId must be a slugId"):
+        Task._from_listing(cluster, {"status": {"taskId": "x"}, "task": {}}, None, "x")
+
+
+def test_big_answers_decode_with_the_collector_paused_and_restored() -> None:
+    import gc
+
+    from tcmodel import _json
+
+    big = json.dumps({"tasks": [{"status": {"state": "completed"}}] * 4000}).encode()
+    assert len(big) >= _json.PAUSE_AT
+    assert _json.loads(big)["tasks"][-1]["status"]["state"] == "completed"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert len(_json.loads(big)["tasks"]) == 4000
+        assert not gc.isenabled()  # left off, as the program had it
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):
+        _json.loads(big[:-1])
+    assert gc.isenabled()

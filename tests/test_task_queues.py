@@ -145,6 +145,9 @@ def test_quarantine_needs_its_scope(lc: LocalCluster, admin: tcmodel.Cluster) ->
 def test_cluster_task_queues_listing(lc: LocalCluster, admin: tcmodel.Cluster) -> None:
     for n in range(4):
         make_tasks(admin, 1, queue=f"proj/q{n}")
+    assert list(admin.task_queues()) == []  # listed once a worker has claimed from them
+    for n in range(4):
+        admin.task_queue(f"proj/q{n}").claim_work("wg", "w1")
     lc.reset_requests()
     queues = list(admin.task_queues())
     assert [q.task_queue_id for q in queues] == [f"proj/q{n}" for n in range(4)]

@@ -17,18 +17,21 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import json
 import os
 import secrets
 import stat
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from datetime import datetime
 from email.message import Message
+from functools import partial
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from tcmodel._pipeline import Pipeline, write_all
 from tcmodel.download import DownloadResult, Progress, artifact_call, read_artifact_op
 from tcmodel.models import ArtifactInfo
 from tcmodel.progress import ProgressLike, reporter
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
     from tcmodel.resources.run import Run
     from tcmodel.resources.task import Task
 
-__all__ = ["Artifact"]
+__all__ = ["Artifact", "AsyncArtifactFile"]
 
 
 def _check_name(name: object) -> str:
@@ -536,6 +539,23 @@ class Artifact(Resource):
         """
         yield from self._transport.stream(self._read_op())
 
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The async form of :meth:`iter_bytes` (``async for``; the same
+        operation, driven by the async driver). Leaving the loop early ends
+        the download once the iterator is closed (``contextlib.aclosing``
+        closes it at once).
+
+        Example:
+            >>> import asyncio
+            >>> async def size() -> int:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         again = c.task(art.task_id).run(0).artifact(art.name)
+            ...         return sum([len(chunk) async for chunk in again.aiter_bytes()])
+            >>> asyncio.run(size())
+            131072
+        """
+        return self._transport.astream(self._read_op())
+
     # as a file
 
     def open(self) -> io.BufferedReader:
@@ -558,6 +578,25 @@ class Artifact(Resource):
         chunks = cast("Generator[bytes, None, None]", self.iter_bytes())
         return io.BufferedReader(_Stream(chunks, self._name))
 
+    def aopen(self) -> AsyncArtifactFile:
+        """The async form of :meth:`open`: an :class:`AsyncArtifactFile`
+        (``await f.read(n)``, ``await f.readline()``, ``async for line in
+        f``, ``async with``), streamed from :meth:`aiter_bytes` as it is
+        read; nothing is sent before the first read.
+
+        Example:
+            >>> import asyncio
+            >>> async def head_and_rest() -> tuple[bytes, int]:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         again = c.task(art.task_id).run(0).artifact(art.name)
+            ...         async with again.aopen() as f:
+            ...             return await f.read(4), len(await f.read())
+            >>> head, rest = asyncio.run(head_and_rest())
+            >>> head == art.read_bytes()[:4], len(head) + rest
+            (True, 131072)
+        """
+        return AsyncArtifactFile(self.aiter_bytes(), self._name)
+
     def iter_lines(self, encoding: str = "utf-8", errors: str = "strict") -> Iterator[str]:
         """The content as lines of text without their line ends (``\\n``,
         ``\\r\\n`` or ``\\r``), decoded with ``encoding`` as they arrive (see
@@ -570,9 +609,54 @@ class Artifact(Resource):
             >>> lines == log.read_text().splitlines()
             True
         """
-        with self.open() as raw, io.TextIOWrapper(raw, encoding, errors, newline=None) as text:
-            for line in text:
-                yield line[:-1] if line.endswith("\n") else line
+        lines = _Lines(encoding, errors)
+        with contextlib.closing(self.iter_bytes()) as chunks:  # type: ignore[type-var]
+            for chunk in chunks:
+                yield from lines.feed(chunk)
+        yield from lines.feed(b"", final=True)
+
+    async def aiter_lines(
+        self, encoding: str = "utf-8", errors: str = "strict"
+    ) -> AsyncIterator[str]:
+        """The async form of :meth:`iter_lines` (``async for``).
+
+        Example:
+            >>> import asyncio
+            >>> async def lines() -> list[str]:
+            ...     async with lc.connect() as c:  # a cluster of this event loop
+            ...         log = c.task(build.task_id).run(0).artifact("public/logs/live_backing.log")
+            ...         return [line async for line in log.aiter_lines()]
+            >>> log = cluster.task(build.task_id).run(0).artifact("public/logs/live_backing.log")
+            >>> asyncio.run(lines()) == log.read_text().splitlines()
+            True
+        """
+        lines = _Lines(encoding, errors)
+        async with contextlib.aclosing(self.aiter_bytes()) as chunks:  # type: ignore[type-var]
+            async for chunk in chunks:
+                for line in lines.feed(chunk):
+                    yield line
+        for line in lines.feed(b"", final=True):
+            yield line
+
+
+class _Lines:
+    """Splits data arriving in chunks into lines of text without their line
+    ends (``\n``, ``\r\n`` or ``\r``, even split across chunks), decoded
+    as it arrives: what :meth:`Artifact.iter_lines` and
+    :meth:`Artifact.aiter_lines` share."""
+
+    def __init__(self, encoding: str, errors: str) -> None:
+        decoder = codecs.getincrementaldecoder(encoding)(errors)
+        self._text = io.IncrementalNewlineDecoder(decoder, translate=True)
+        self._partial = ""
+
+    def feed(self, chunk: bytes, final: bool = False) -> list[str]:
+        """The lines ``chunk`` completes (``final``: the data has ended)."""
+        lines = (self._partial + self._text.decode(chunk, final=final)).split("\n")
+        self._partial = lines.pop()
+        if final and self._partial:
+            lines.append(self._partial)
+        return lines
 
 
 class _Stream(io.RawIOBase):
@@ -582,7 +666,7 @@ class _Stream(io.RawIOBase):
     def __init__(self, chunks: Generator[bytes, None, None], name: str) -> None:
         super().__init__()
         self._chunks = chunks
-        self._pending = memoryview(b"")
+        self._pending = _Pending()
         self.name = name
 
     def readable(self) -> bool:
@@ -593,17 +677,158 @@ class _Stream(io.RawIOBase):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
-            self._pending = memoryview(chunk)
+            self._pending.put(chunk)
         target = memoryview(buffer).cast("B")
-        n = min(len(target), len(self._pending))
-        target[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        taken = self._pending.take(len(target))
+        target[: len(taken)] = taken
+        return len(taken)
 
     def close(self) -> None:
         if not self.closed:
             self._chunks.close()
         super().close()
+
+
+class _Pending:
+    """The part of the last chunk not read yet (shared by the sync and
+    async artifact files)."""
+
+    def __init__(self) -> None:
+        self._chunk = b""
+        self._at = 0
+
+    def __bool__(self) -> bool:
+        return self._at < len(self._chunk)
+
+    def put(self, chunk: bytes) -> None:
+        self._chunk, self._at = chunk, 0
+
+    def take(self, size: int) -> memoryview:
+        """Up to ``size`` bytes (all, for a negative size)."""
+        end = len(self._chunk) if size < 0 else min(len(self._chunk), self._at + size)
+        taken = memoryview(self._chunk)[self._at : end]
+        self._at = end
+        return taken
+
+    def line(self) -> memoryview:
+        """Up to and with the first ``\\n`` (all, without one)."""
+        end = self._chunk.find(b"\n", self._at)
+        return self.take(-1 if end < 0 else end + 1 - self._at)
+
+
+class AsyncArtifactFile:
+    """An artifact's content as an async binary file, read as it arrives
+    (see :meth:`Artifact.aopen`); closing it early ends the download.
+
+    Example:
+        >>> import asyncio
+        >>> async def lines() -> list[bytes]:
+        ...     async with lc.connect() as c:
+        ...         log = c.task(build.task_id).run(0).artifact("public/logs/live_backing.log")
+        ...         async with log.aopen() as f:
+        ...             return [line async for line in f]
+        >>> got = asyncio.run(lines())
+        >>> b"".join(got) == build.run(0).artifact("public/logs/live_backing.log").read_bytes()
+        True
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes], name: str) -> None:
+        self._chunks = chunks
+        self._pending = _Pending()
+        self._done = False
+        #: The artifact's name.
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<AsyncArtifactFile {self.name!r}{' closed' if self._done else ''}>"
+
+    async def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left, for a negative size);
+        ``b""`` at the end.
+
+        Example:
+            >>> import asyncio
+            >>> async def sizes() -> list[int]:
+            ...     async with lc.connect() as c:
+            ...         async with c.task(art.task_id).run(0).artifact(art.name).aopen() as f:
+            ...             return [len(await f.read(10)), len(await f.read()), len(await f.read())]
+            >>> asyncio.run(sizes())
+            [10, 131062, 0]
+        """
+        parts: list[bytes] = []
+        wanted = size
+        while wanted != 0 and await self._next_ready():
+            part = self._pending.take(wanted)
+            parts.append(bytes(part))
+            wanted = wanted - len(part) if wanted > 0 else wanted
+        return b"".join(parts)
+
+    async def readline(self) -> bytes:
+        """The next line, with its ``\n`` (``b""`` at the end).
+
+        Example:
+            >>> import asyncio
+            >>> async def first() -> bytes:
+            ...     async with lc.connect() as c:
+            ...         log = c.task(build.task_id).run(0).artifact("public/logs/live_backing.log")
+            ...         async with log.aopen() as f:
+            ...             return await f.readline()
+            >>> asyncio.run(first()).startswith(b"[taskcluster")
+            True
+        """
+        parts: list[bytes] = []
+        while await self._next_ready():
+            part = bytes(self._pending.line())
+            parts.append(part)
+            if part.endswith(b"\n"):
+                break
+        return b"".join(parts)
+
+    async def _next_ready(self) -> bool:
+        """Whether bytes are ready to read (fetching the next chunk if need be)."""
+        while not self._pending:
+            if self._done:
+                return False
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                return False
+            self._pending.put(chunk)
+        return True
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        while line := await self.readline():
+            yield line
+
+    async def aclose(self) -> None:
+        """End the download (if still going); later reads give ``b""``.
+
+        Example:
+            >>> import asyncio
+            >>> async def closed() -> bytes:
+            ...     async with lc.connect() as c:
+            ...         f = c.task(art.task_id).run(0).artifact(art.name).aopen()
+            ...         await f.read(1)
+            ...         await f.aclose()
+            ...         return await f.read()
+            >>> asyncio.run(closed())
+            b''
+        """
+        self._done = True
+        self._pending = _Pending()
+        closing = getattr(self._chunks, "aclose", None)
+        if closing is not None:
+            await closing()
+
+    async def __aenter__(self) -> AsyncArtifactFile:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _inside(folder: Path, name: str, artifact: str) -> Path:
@@ -630,18 +855,29 @@ def _names_folder(path: str) -> bool:
 
 
 class _PartFile:
-    """The temporary file a download writes: data is appended to it, and
-    ``restart()`` empties it when the data must start over."""
+    """The temporary file a download writes: data is appended to it (in
+    batches, by a worker thread for a big file: see :mod:`tcmodel._pipeline`),
+    and ``restart()`` empties it when the data must start over."""
 
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
+        self._pipe = Pipeline(partial(write_all, file))
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        self._pipe.add(data)
 
     def restart(self) -> None:
+        self._pipe.drain()
         self._file.seek(0)
         self._file.truncate()
+
+    def finish(self) -> None:
+        """Wait until everything is written (raising a write's error)."""
+        self._pipe.drain()
+
+    def close(self) -> None:
+        """Stop writing (what is not written yet is dropped)."""
+        self._pipe.close()
 
 
 def _mode_of(target: Path) -> int | None:
@@ -684,7 +920,12 @@ def _atomic_file(target: Path) -> Iterator[_PartFile]:
     fd = os.open(tmp, flags, 0o666 if mode is None else 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-            yield _PartFile(f)
+            part = _PartFile(f)
+            try:
+                yield part
+                part.finish()
+            finally:
+                part.close()  # (before the file is closed)
             f.flush()
             os.fsync(f.fileno())
         if mode is not None:

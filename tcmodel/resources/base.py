@@ -2,7 +2,8 @@
 
 A handle knows its cluster and its own ids; building one sends nothing.
 Data is loaded on first read, once, through the cluster's transport, and
-kept until :meth:`Resource.refresh`.
+kept until the handle's ``refresh()`` (:meth:`Task.refresh
+<tcmodel.resources.task.Task.refresh>`, ...).
 
 Example:
     >>> import tcmodel
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from tcmodel.errors import AsyncUsageError
@@ -27,10 +29,9 @@ if TYPE_CHECKING:
     from tcmodel.cluster import Cluster
     from tcmodel.display.views import Printer
 
-__all__ = ["Resource"]
+__all__ = ["Resource", "refuse_in_async_use", "run_sync"]
 
 T = TypeVar("T")
-_MISSING: Any = object()
 
 
 class Resource:
@@ -79,18 +80,7 @@ class Resource:
         """Run ``op`` with the sync driver. Inside an event loop this cluster
         is used from asynchronously, an operation that would send a request
         (or sleep) is refused: it would block the loop."""
-        if _in_async_use(self._cluster.transport):
-            try:
-                next(op)  # the first step, if any: nothing is sent yet
-            except StopIteration as stop:
-                return cast(T, stop.value)  # all it needed was in memory
-            op.close()
-            raise AsyncUsageError(
-                f"{self!r}: a sync request inside the event loop this cluster is used "
-                "from asynchronously would block it: await the method's async twin "
-                "(the same name with an 'a' prefix) instead"
-            )
-        return self._cluster.transport.run(op)
+        return run_sync(self._cluster.transport, op, self, self._noun)
 
     async def _arun(self, op: Op[T]) -> T:
         """Run ``op`` with the async driver (the twin of :meth:`_run`)."""
@@ -147,7 +137,7 @@ class Resource:
         loading it raises :class:`~tcmodel.AsyncUsageError` saying what to
         await: ``{noun}.a{name}()``, ``name`` being the property's (by
         default, the name of the function calling this one)."""
-        value = self.__dict__.get(attr)
+        value = getattr(self, attr, None)  # (an attribute or a property)
         if value is not None:
             return value  # type: ignore[no-any-return]
         if _in_async_use(self._cluster.transport):
@@ -163,14 +153,99 @@ class Resource:
 
     def _cache_op(self, attr: str, load: Callable[[], Op[T]]) -> Op[T]:
         """The value kept in ``attr``, or ``load()`` run and kept there."""
-        value = self.__dict__.get(attr, _MISSING)
-        if value is _MISSING or value is None:
+        value = getattr(self, attr, None)
+        if value is None:
             value = yield from load()
             setattr(self, attr, value)
-        return value  # type: ignore[no-any-return]
+        return cast(T, value)
 
     def _is_cached(self, attr: str) -> bool:
-        return self.__dict__.get(attr) is not None
+        return getattr(self, attr, None) is not None
+
+
+def run_sync(
+    transport: Transport, op: Op[T], owner: object, noun: str, *, also: Transport | None = None
+) -> T:
+    """Run ``op`` with ``transport``'s sync driver, for a sync method of
+    ``owner`` (a handle, a claim, the cluster: ``noun`` in messages).
+
+    Inside an event loop (asyncio's, or a trio run) this transport (or
+    ``also``: a claim's parent cluster's) is used from asynchronously, an
+    operation that would send a request (or sleep)
+    is refused with :class:`~tcmodel.AsyncUsageError` naming the async twin
+    to await: it would block the loop. One that needs nothing but memory
+    runs.
+
+    Example:
+        >>> import asyncio
+        >>> async def main() -> str:
+        ...     async with lc.connect() as c:
+        ...         await c.aping()
+        ...         try:
+        ...             c.ping()
+        ...         except AsyncUsageError as exc:
+        ...             return str(exc)
+        ...         return "sent"
+        >>> print(asyncio.run(main()))
+        <Cluster ...>: a sync request ... would block it: await its async twin, cluster.aping(), ...
+    """
+    if not (_in_async_use(transport) or (also is not None and _in_async_use(also))):
+        return transport.run(op)
+    try:
+        next(op)  # the first step, if any: nothing is sent yet
+    except StopIteration as stop:
+        return cast(T, stop.value)  # all it needed was in memory
+    op.close()
+    hint = "the method's async twin (the same name with an 'a' prefix)"
+    name = _public_caller(owner)
+    if name is not None and callable(getattr(owner, f"a{name}", None)):
+        hint = f"its async twin, {noun}.a{name}(),"
+    raise _blocking(owner, f"await {hint}")
+
+
+def refuse_in_async_use(transport: Transport, owner: object, twin: str) -> None:
+    """Refuse a sync method that does I/O of its own (not through an
+    operation: following Pulse events) with :class:`~tcmodel.AsyncUsageError`
+    when this thread runs an event loop ``transport`` is used from
+    asynchronously, as :func:`run_sync` does; ``twin`` says what to use.
+
+    Example:
+        >>> import asyncio
+        >>> async def main() -> str:
+        ...     async with lc.connect() as c:
+        ...         await c.aping()
+        ...         try:
+        ...             refuse_in_async_use(c.transport, c, "await c.anything()")
+        ...         except AsyncUsageError as exc:
+        ...             return str(exc)
+        ...         return "allowed"
+        >>> print(asyncio.run(main()))
+        <Cluster ...>: a sync request ... would block it: await c.anything() instead
+        >>> refuse_in_async_use(cluster.transport, cluster, "await c.anything()")
+    """
+    if _in_async_use(transport):
+        raise _blocking(owner, twin)
+
+
+def _blocking(owner: object, hint: str) -> AsyncUsageError:
+    return AsyncUsageError(
+        f"{owner!r}: a sync request inside the event loop this cluster is used "
+        f"from asynchronously would block it: {hint} instead"
+    )
+
+
+def _public_caller(owner: object, depth: int = 6) -> str | None:
+    """The name of the public method of ``owner`` the calling code runs in
+    (past its private helpers), if any within ``depth`` frames."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return None
+        name = frame.f_code.co_name
+        if frame.f_locals.get("self") is owner and not name.startswith("_"):
+            return name
+        frame = frame.f_back
+    return None
 
 
 def _in_async_use(transport: Transport) -> bool:

@@ -49,6 +49,7 @@ from tcmodel.credentials import Credentials
 from tcmodel.errors import ConnectionFailed, ServerError, TaskclusterError
 from tcmodel.models import TaskDefinition, TaskStatus
 from tcmodel.progress import ProgressLike
+from tcmodel.resources.base import run_sync
 from tcmodel.resources.task import Task, _check_about, _definition, _part, _status
 from tcmodel.transport import Call, Op, Sleep, Transport
 from tcmodel.utils import check_choice, check_run_id, parse_date, to_json_date
@@ -219,6 +220,7 @@ class Claim(Closing):
 
     def __init__(self, parent: Cluster, grant: _Grant) -> None:
         self.cluster: Cluster = _claim_cluster(parent, grant.credentials)
+        self._parent_transport = parent.transport  # its async use refuses sync requests too
         self.task: Task = Task(
             self.cluster, grant.status.task_id, definition=grant.definition, status=grant.status
         )
@@ -227,6 +229,7 @@ class Claim(Closing):
         self.worker_group: str = grant.worker_group
         self.worker_id: str = grant.worker_id
         self.taken_until: datetime = grant.taken_until
+        #: The error that made the keep-alive stop (the claim is lost), or None.
         self.lost: TaskclusterError | None = None
         self._granted_at = self._transport.now()
         self._resolved = False
@@ -260,7 +263,7 @@ class Claim(Closing):
         return self.cluster.transport
 
     def _run(self, op: Op[T]) -> T:
-        return self._transport.run(op)
+        return run_sync(self._transport, op, self, "claim", also=self._parent_transport)
 
     async def _arun(self, op: Op[T]) -> T:
         return await self._transport.arun(op)

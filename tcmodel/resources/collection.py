@@ -372,9 +372,11 @@ class _Walk(Generic[T]):
         ls = self.listing
         if ls._on_page is not None:
             ls._on_page(page)
+        make = ls._make
         with parsing(self.pager.call):  # an entry of the wrong shape names the call
-            made = [ls._make(item) for item in page.items]
-        items = [obj for obj in made if ls._keep(obj)]
+            items = [make(item) for item in page.items]
+        if ls._filters or ls._predicates:
+            items = [obj for obj in items if ls._keep(obj)]
         if self.left is not None:
             items = items[: self.left]
             self.left -= len(items)

@@ -6,8 +6,11 @@ on first read. :meth:`Hook.trigger` fires it and returns the task it made.
 Trigger tokens are secrets: :class:`TriggerToken` never shows its value in
 a repr.
 
-Example (the hook made here is the one the other examples of this module use;
-the service creates its tasks with the scopes of role ``hook-id:demo/nightly``):
+The hook made in this example is the one the other examples of this module
+use; the service creates its tasks with the scopes of role
+``hook-id:demo/nightly``.
+
+Example:
     >>> import tcmodel
     >>> hook = tcmodel.Cluster.from_url("https://tc.example.com").hook("proj", "nightly")
     >>> hook

@@ -26,7 +26,7 @@ from tcmodel.errors import (
 )
 from tcmodel.models import PRIORITIES, ModelDataError, TaskDefinition, TaskStatus
 from tcmodel.progress import ProgressLike, Report, reporter
-from tcmodel.resources.base import Resource
+from tcmodel.resources.base import Resource, refuse_in_async_use
 from tcmodel.resources.collection import Listing
 from tcmodel.transport import Call, Op, Pager, Sleep, parsing
 from tcmodel.utils import check_choice, check_run_id, check_slug_id
@@ -90,6 +90,12 @@ class TaskBatch:
                 self.tasks[tid] = Task(cluster, tid, batch=self)
         self._transport = cluster.transport
         self._asked: dict[str, set[str]] = {"status": set(), "definition": set()}
+        # Ids not asked for yet, per kind (an ordered set): a fill looks at
+        # these only, so reading every task of a big batch stays linear.
+        self._todo: dict[str, dict[str, None]] = {
+            "status": dict.fromkeys(self.tasks),
+            "definition": dict.fromkeys(self.tasks),
+        }
         # Ids a bulk request is out for (concurrent loads wait for it).
         self._pending: dict[str, set[str]] = {"status": set(), "definition": set()}
         # Ids the bulk answer left out: the queue does not know them.
@@ -112,17 +118,31 @@ class TaskBatch:
             URL('https://tc.example.com/api/queue/v1/tasks/status')
         """
         attr = _BULK[kind][0]
-        asked, pending = self._asked[kind], self._pending[kind]
-        gone = self._missing["status"] | self._missing["definition"]
-        lacking = [t for t, task in self.tasks.items() if not task._is_cached(attr)]
-        wanted = [t for t in lacking if t not in asked and t not in gone and t not in pending]
+        asked, pending, todo = self._asked[kind], self._pending[kind], self._todo[kind]
+        gone_s, gone_d = self._missing["status"], self._missing["definition"]
+        wanted = [
+            t
+            for t in todo
+            if t not in asked
+            and t not in gone_s
+            and t not in gone_d
+            and t not in pending
+            and t in self.tasks
+            and not self.tasks[t]._is_cached(attr)
+        ]
+        todo.clear()
         if wanted:
             pending.update(wanted)
             try:
                 yield from self._fetch(kind, wanted)
+            except BaseException:
+                todo.update(dict.fromkeys(t for t in wanted if t not in asked))  # ask again
+                raise
             finally:
                 pending.difference_update(wanted)
-        while pending.intersection(lacking):  # another load's request is out
+        while pending and any(  # another load's request is out
+            t in self.tasks and not self.tasks[t]._is_cached(attr) for t in pending
+        ):
             yield Sleep(_PENDING_POLL)
 
     def _fetch(self, kind: str, wanted: list[str]) -> Op[None]:
@@ -155,7 +175,7 @@ class TaskBatch:
     def _unknown(self, kind: str, task_id: str) -> NotFound | None:
         """The error for a task a bulk answer left out (the queue does not
         know it), else ``None``; ``kind`` is what was being read."""
-        if task_id not in self._missing["status"] | self._missing["definition"]:
+        if task_id not in self._missing["status"] and task_id not in self._missing["definition"]:
             return None
         call = Call.of("queue", "statuses" if kind == "status" else "tasks")
         return NotFound(
@@ -176,6 +196,9 @@ class TaskBatch:
         replaces an earlier one."""
         task._batch = self
         self.tasks[task.task_id] = task
+        for kind, todo in self._todo.items():
+            if task.task_id not in self._asked[kind]:
+                todo[task.task_id] = None
         return task
 
     def _know(self, task: Task) -> None:
@@ -216,13 +239,84 @@ class Task(Resource):
         definition: TaskDefinition | None = None,
         status: TaskStatus | None = None,
         batch: TaskBatch | None = None,
+        entry: dict[str, Any] | None = None,
+        origin: str | None = None,
     ) -> None:
         super().__init__(cluster)
         self._task_id = check_slug_id(task_id, "taskId")
-        self._definition = definition
-        self._status = status
+        self._def = definition
+        self._stat = status
+        # A listing's ``{status, task}`` entry, as it came: the models are
+        # made from it on first read (``origin`` names the listing call in
+        # the error when it does not fit), ``state`` and ``name`` read from it.
+        self._entry = entry
+        self._origin = origin
         self._batch = batch
         self._dependencies: list[Task] | None = None  # made once, by _link_dependencies
+
+    # The models, made from the listing entry when first read.
+
+    @property
+    def _status(self) -> TaskStatus | None:
+        status = self._stat
+        if status is None and self._entry is not None:
+            with parsing(self._origin or "a listing"):
+                status = _check_about(_status(self._entry["status"]), self._task_id)
+            self._stat = status
+            self._release()
+        return status
+
+    @_status.setter
+    def _status(self, value: TaskStatus | None) -> None:
+        self._stat = value
+
+    @property
+    def _definition(self) -> TaskDefinition | None:
+        definition = self._def
+        if definition is None and self._entry is not None:
+            with parsing(self._origin or "a listing"):
+                definition = _definition(self._entry["task"])
+            self._def = definition
+            self._release()
+        return definition
+
+    @_definition.setter
+    def _definition(self, value: TaskDefinition | None) -> None:
+        self._def = value
+
+    def _release(self) -> None:
+        """Drop the listing entry once both models are made from it."""
+        if self._stat is not None and self._def is not None:
+            self._entry = None
+
+    def _is_cached(self, attr: str) -> bool:
+        # Data a listing entry holds counts as loaded (no model is made here).
+        if self._entry is not None and attr in ("_status", "_definition"):
+            return True
+        return super()._is_cached(attr)
+
+    def _known_state(self) -> str | None:
+        """The state, when known without a request (and without making the
+        status model); ``None`` otherwise, or when the entry has no usable one."""
+        if self._stat is not None:
+            return self._stat.state
+        if self._entry is not None:
+            state = self._entry["status"].get("state")
+            if type(state) is str:
+                return state
+        return None
+
+    def _known_name(self) -> str | None:
+        """The name, when known without a request (as :meth:`_known_state`)."""
+        if self._def is not None:
+            return self._def.metadata.name
+        if self._entry is not None:
+            metadata = self._entry["task"].get("metadata")
+            if type(metadata) is dict:
+                name = metadata.get("name")
+                if type(name) is str:
+                    return name
+        return None
 
     @property
     def task_id(self) -> str:
@@ -240,10 +334,11 @@ class Task(Resource):
         return (("taskId", self.task_id),)
 
     def _loaded_facts(self) -> tuple[tuple[str, Any], ...]:
-        return (("state", self._status.state),) if self._status is not None else ()
+        state = self._known_state()
+        return (("state", state),) if state is not None else ()
 
     def _label(self) -> str | None:
-        return self._definition.metadata.name if self._definition is not None else None
+        return self._known_name()
 
     @property
     def ui_url(self) -> str:
@@ -369,7 +464,7 @@ class Task(Resource):
             >>> t.loaded, t.state, t.loaded
             (False, 'completed', True)
         """
-        return self._status is not None
+        return self._stat is not None or self._entry is not None
 
     def refresh(self) -> Task:
         """Reload the status now (the definition is kept: it cannot change).
@@ -404,7 +499,8 @@ class Task(Resource):
             >>> cluster.task(build.task_id).state
             'completed'
         """
-        return self.status.state
+        state = self._known_state()  # a listed task's, from its entry
+        return state if state is not None else self.status.state
 
     @property
     def name(self) -> str:
@@ -414,7 +510,8 @@ class Task(Resource):
             >>> cluster.task(build.task_id).name
             'build-linux64-opt'
         """
-        return self.definition.metadata.name
+        name = self._known_name()  # a listed task's, from its entry
+        return name if name is not None else self.definition.metadata.name
 
     @property
     def runs(self) -> tuple[Run, ...]:
@@ -548,24 +645,35 @@ class Task(Resource):
             ['package-win64', 'signing']
         """
         call = self._call("listDependentTasks")
-        return Listing(self._transport, call, "tasks", self._from_entry, item_type=Task)
+        cluster, origin = self._cluster, str(call)
 
-    def _from_entry(self, entry: Any) -> Task:
-        return Task._from_listing(self._cluster, entry)
+        def make(entry: Any) -> Task:
+            return Task._from_listing(cluster, entry, None, origin)
+
+        return Listing(self._transport, call, "tasks", make, item_type=Task)
 
     @classmethod
-    def _from_listing(cls, cluster: Cluster, entry: Any, batch: TaskBatch | None = None) -> Task:
-        """A task built from a ``{status, task}`` listing entry (no request),
+    def _from_listing(
+        cls, cluster: Cluster, entry: Any, batch: TaskBatch | None = None, origin: str = ""
+    ) -> Task:
+        """A task handle on a ``{status, task}`` listing entry (no request),
         registered in ``batch`` when one is given (the tasks of one listing
-        share a batch, so they know each other)."""
-        status = _status(_part(entry, "status"))
-        task = cls(
-            cluster,
-            status.task_id,
-            definition=_definition(_part(entry, "task")),
-            status=status,
-        )
-        return batch._add(task) if batch is not None else task
+        share a batch, so they know each other). Only the shape and the
+        taskId are checked here: ``state`` and ``name`` are read from the
+        entry, and the status and definition models are made from it when
+        first read; data that does not fit then raises
+        :class:`~tcmodel.models.ModelDataError` naming ``origin``, the
+        listing call."""
+        if type(entry) is not dict:
+            raise ModelDataError("expected a JSON object with 'status' and 'task'")
+        status, definition = entry.get("status"), entry.get("task")
+        if type(status) is not dict or type(definition) is not dict:
+            raise ModelDataError("expected a JSON object with 'status' and 'task' objects")
+        task_id: Any = status.get("taskId")  # checked by the constructor
+        task = cls(cluster, task_id, batch=batch, entry=entry, origin=origin)
+        if batch is not None:  # (not batch._add: its data came, it is never fetched in bulk)
+            batch.tasks[task._task_id] = task
+        return task
 
     # artifacts and logs
 
@@ -670,7 +778,16 @@ class Task(Resource):
             ...
             tcmodel.errors.WaitTimeout: <Task ...> is still pending after 0.05s
         """
+        events = self._cluster._waits_on_events()  # Pulse: no polling (tcmodel.events)
+        if events:
+            refuse_in_async_use(self._transport, self, "await task.await_()")
         with reporter(progress, f"waiting for {self.task_id}", total=1) as report:
+            if events:
+                from tcmodel.events import _amqp, follow
+
+                for _ in _amqp.drive(follow.wait_task(self, timeout, report)):
+                    pass
+                return self.status.state
             return self._run(self._wait_op(timeout, poll, report))
 
     async def await_(
@@ -687,6 +804,12 @@ class Task(Resource):
             'completed'
         """
         with reporter(progress, f"waiting for {self.task_id}", total=1) as report:
+            if self._cluster._waits_on_events():  # Pulse: no polling (tcmodel.events)
+                from tcmodel.events import _amqp, follow
+
+                async for _ in _amqp.adrive(follow.wait_task(self, timeout, report)):
+                    pass
+                return self.status.state
             return await self._arun(self._wait_op(timeout, poll, report))
 
     # actions

@@ -27,7 +27,7 @@ from tcmodel.models import (
     TaskGroupInfo,
 )
 from tcmodel.progress import ProgressLike, Report, pages_reporter, reporter
-from tcmodel.resources.base import Resource
+from tcmodel.resources.base import Resource, refuse_in_async_use
 from tcmodel.resources.collection import Listing
 from tcmodel.resources.task import Task, TaskBatch, _poll
 from tcmodel.transport import Call, Op, Page, parsing
@@ -91,7 +91,8 @@ class TaskGroup(Resource):
     def _state_counts(self) -> dict[str, int]:
         """How many of the tasks listed so far are in each state, in
         lifecycle order (no request)."""
-        counts = Counter(t._status.state for t in self._known_tasks().values() if t._status)
+        known = self._known_tasks().values()
+        counts = Counter(s for t in known if (s := t._known_state()) is not None)
         return {s: counts[s] for s in (*TASK_STATES, *sorted(counts)) if counts.get(s)}
 
     @property
@@ -279,7 +280,7 @@ class TaskGroup(Resource):
         known = self._registry.tasks
         if key in known:
             return known[key]
-        named = [t for t in known.values() if t._definition is not None and t.name == key]
+        named = [t for t in known.values() if t._known_name() == key]
         if len(named) > 1:
             raise UnknownName(f"{len(named)} tasks of group {self.task_group_id} are named {key!r}")
         return named[0] if named else None
@@ -290,7 +291,7 @@ class TaskGroup(Resource):
     def _ipython_key_completions_(self) -> list[str]:
         """The names of the tasks listed so far (no request), for ``group["<TAB>``."""
         known = self._registry.tasks.values()
-        return sorted({t.name for t in known if t._definition is not None})
+        return sorted({name for t in known if (name := t._known_name()) is not None})
 
     def tasks(self, progress: ProgressLike = False) -> Listing[Task]:
         """The group's tasks with definition and status, lazily paged
@@ -304,6 +305,8 @@ class TaskGroup(Resource):
             (41, 'lint-eslint')
         """
         cluster, registry = self.cluster, self._registry
+        call = self._call("listTaskGroup")
+        origin = str(call)  # named by an error in an entry, found when its models are made
         counted = pages_reporter(progress, f"tasks of {self.task_group_id}")
 
         def on_page(page: Page) -> None:
@@ -313,9 +316,9 @@ class TaskGroup(Resource):
 
         return Listing(
             self._transport,
-            self._call("listTaskGroup"),
+            call,
             "tasks",
-            lambda entry: Task._from_listing(cluster, entry, registry),
+            lambda entry: Task._from_listing(cluster, entry, registry, origin),
             on_page=on_page,
             item_type=Task,
         )
@@ -517,7 +520,17 @@ class TaskGroup(Resource):
             >>> counts["failed"], sum(counts.values())
             (3, 41)
         """
+        events = self._cluster._waits_on_events()  # Pulse: no polling (tcmodel.events)
+        if events:
+            refuse_in_async_use(self._transport, self, "await group.await_()")
         with reporter(progress, f"waiting for {self.task_group_id}") as report:
+            if events:
+                from tcmodel.events import _amqp, follow
+
+                op, counts = follow.wait_group(self, timeout, report)
+                for _ in _amqp.drive(op):
+                    pass
+                return counts()
             return self._run(self._wait_op(timeout, poll, report))
 
     async def await_(
@@ -534,7 +547,57 @@ class TaskGroup(Resource):
             38
         """
         with reporter(progress, f"waiting for {self.task_group_id}") as report:
+            if self._cluster._waits_on_events():  # Pulse: no polling (tcmodel.events)
+                from tcmodel.events import _amqp, follow
+
+                op, counts = follow.wait_group(self, timeout, report)
+                async for _ in _amqp.adrive(op):
+                    pass
+                return counts()
             return await self._arun(self._wait_op(timeout, poll, report))
+
+    def _follow_op(self, pulse_url: str | None, timeout: float | None) -> Any:
+        from tcmodel.events import consumer, follow
+
+        url = consumer.pulse_url_of(pulse_url or self._cluster.pulse_url)
+        return follow.follow_op(self, url, timeout)
+
+    def follow(self, pulse_url: str | None = None, timeout: float | None = None) -> Iterator[Any]:
+        """Yield the group's task transitions live (typed events of
+        :mod:`tcmodel.events`: ``TaskDefined``, ``TaskPending``,
+        ``TaskRunning``, ``TaskCompleted``, ``TaskFailed``,
+        ``TaskException``), each once, ending with ``TaskGroupResolved``;
+        :class:`~tcmodel.WaitTimeout` after ``timeout`` seconds. After each
+        (re)connection to Pulse (``pulse_url``, else the cluster's) it lists
+        the group once and yields what it missed (``event.replayed``).
+        Needs the ``events`` extra.
+
+        Example:
+            >>> cluster.task_group(group.task_group_id).follow(pulse_url="https://x")
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: a Pulse URL starts with amqp:// or amqps://, ...
+        """
+        from tcmodel.events._amqp import drive
+        from tcmodel.events.follow import displayed
+
+        op = self._follow_op(pulse_url, timeout)
+        refuse_in_async_use(self._transport, self, "use group.afollow() (async for)")
+        return displayed(self, drive(op))
+
+    def afollow(self, pulse_url: str | None = None, timeout: float | None = None) -> Any:
+        """The async form of :meth:`follow` (``async for ev in group.afollow()``).
+
+        Example:
+            >>> cluster.task_group(group.task_group_id).afollow(pulse_url="https://x")
+            Traceback (most recent call last):
+            ...
+            tcmodel.errors.ConfigurationError: a Pulse URL starts with amqp:// or amqps://, ...
+        """
+        from tcmodel.events._amqp import adrive
+        from tcmodel.events.follow import adisplayed
+
+        return adisplayed(self, adrive(self._follow_op(pulse_url, timeout)))
 
     # actions
 

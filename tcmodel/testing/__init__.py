@@ -1,8 +1,14 @@
-"""An embedded Taskcluster (queue, index, object) for demos and tests.
+"""An embedded Taskcluster for demos and tests: the public entry points.
 
-:class:`LocalCluster` serves the emulated services over real HTTP on
-127.0.0.1, with Hawk authentication, scopes, roles, a second "blob" origin
-standing in for S3, a request log and fault injection.
+:class:`LocalCluster` serves the emulated services (queue, index, object,
+auth, secrets, hooks, notify, purge-cache) over real HTTP on 127.0.0.1, with
+Hawk authentication, scopes, roles, a second "blob" origin standing in for
+S3, a request log and fault injection (:class:`Fault`). The modules below it:
+``server`` (HTTP, :class:`LocalCluster`), ``state`` (what a cluster holds),
+``_core`` and ``_common`` (what every service shares), one module per
+service (``queue*``, ``index``, ``objects``, ``auth_service``, ...),
+``auth`` (request authentication), ``faults``, ``worker`` (a test worker),
+``plugin`` (the pytest fixtures) and ``cli`` (``python -m tcmodel serve``).
 
 Example:
     >>> from tcmodel.testing import LocalCluster
@@ -11,8 +17,43 @@ Example:
     True
 """
 
-from tcmodel.testing.faults import Fault
-from tcmodel.testing.server import LocalCluster, RequestRecord
-from tcmodel.testing.state import Settings
+# The names load on first use (PEP 562): the pytest plugin below this
+# package is imported by every pytest run, and must cost nothing until a
+# fixture is used.
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # (not importing typing saves milliseconds)
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tcmodel.testing.faults import Fault
+    from tcmodel.testing.server import LocalCluster, RequestRecord
+    from tcmodel.testing.state import Settings
 
 __all__ = ["Fault", "LocalCluster", "RequestRecord", "Settings"]
+
+_LAZY = {
+    "Fault": "tcmodel.testing.faults",
+    "LocalCluster": "tcmodel.testing.server",
+    "RequestRecord": "tcmodel.testing.server",
+    "Settings": "tcmodel.testing.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use, then keep it here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, imported or not."""
+    return sorted({*globals(), *__all__})

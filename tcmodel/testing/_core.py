@@ -44,6 +44,7 @@ __all__ = [
     "internal_error",
     "iso",
     "parse_iso",
+    "see_other",
 ]
 
 
@@ -272,10 +273,10 @@ def insufficient_scopes(client_id: str | None, scopes: Iterable[str], required: 
     return ApiError(
         403,
         "InsufficientScopes",
-        f"Client ID {client_id or 'anonymous'} does not have sufficient scopes and is "
-        "missing the following scopes:\n\n"
+        f"Client ID {client_id or 'anonymous'} lacks scopes this call requires; "
+        "what it is missing:\n\n"
         f"```\n{json.dumps(required if missing is None else missing, indent=2)}\n```\n\n"
-        "This request requires the client to satisfy the following scope expression:\n\n"
+        "The call requires scopes that satisfy this expression:\n\n"
         f"```\n{json.dumps(required, indent=2)}\n```",
     )
 
@@ -290,6 +291,22 @@ def internal_error(incident: str | None = None) -> ApiError:
     """
     incident = str(uuid.uuid4()) if incident is None else incident
     return ApiError(500, "InternalServerError", f"Internal Server Error, incidentId {incident}.")
+
+
+def see_other(url: str) -> Response:
+    """A 303 to ``url`` as the index and object services send it: a short
+    ``text/plain`` body naming the target (not JSON).
+
+    Example:
+        >>> r = see_other("http://127.0.0.1:1/x")
+        >>> r.status, r.body, r.headers["Content-Type"]
+        (303, b'See Other. Redirecting to http://127.0.0.1:1/x', 'text/plain; charset=utf-8')
+    """
+    return Response(
+        303,
+        f"See Other. Redirecting to {url}".encode(),
+        {"Location": url, "Content-Type": "text/plain; charset=utf-8"},
+    )
 
 
 HandlerFn = Callable[[Any, Request], Any]

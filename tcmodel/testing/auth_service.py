@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from tcmodel.scopes import satisfies_expression
+from tcmodel.testing._common import Client, page_of
 from tcmodel.testing._core import (
     ApiError,
     Request,
@@ -44,7 +45,6 @@ from tcmodel.testing._core import (
     parse_iso,
 )
 from tcmodel.testing.auth import Authenticator, Identity
-from tcmodel.testing.index import page_of
 from tcmodel.testing.queue_model import with_token
 from tcmodel.testing.queue_validate import (
     Check,
@@ -56,7 +56,6 @@ from tcmodel.testing.queue_validate import (
     string,
     validate_body,
 )
-from tcmodel.testing.state import Client
 
 if TYPE_CHECKING:
     from tcmodel.testing.state import ClusterState
@@ -304,7 +303,11 @@ class AuthService(Service):
         existing = self.cluster.clients.get(wanted.client_id)
         if existing is not None:
             if not _same_client(existing, wanted):
-                raise ApiError(409, "RequestConflict", "Client already exists")
+                raise ApiError(
+                    409,
+                    "RequestConflict",
+                    f"Client {wanted.client_id!r} exists already, with another body",
+                )
             wanted = existing
         else:
             self.cluster.clients[wanted.client_id] = wanted
@@ -463,7 +466,7 @@ class AuthService(Service):
             same = self.cluster.roles[role_id] == scopes
             if not same or self._info(role_id).description != body["description"]:
                 raise ApiError(
-                    409, "RequestConflict", f"Role with roleId {role_id!r} already exists"
+                    409, "RequestConflict", f"Role {role_id!r} exists already, with another body"
                 )
         else:
             self.cluster.roles[role_id] = scopes
@@ -481,7 +484,7 @@ class AuthService(Service):
         body = _body(req, _ROLE_BODY, "create-role-request.json")
         role_id = req.params["roleId"]
         if role_id not in self.cluster.roles:
-            raise ApiError(404, "ResourceNotFound", f"Role with roleId {role_id!r} not found")
+            raise ApiError(404, "ResourceNotFound", f"There is no role {role_id!r} to update")
         scopes = tuple(normalize_scopes(body["scopes"]))
         _no_double_star(scopes)
         req.authorize(scopesAdded=[s for s in scopes if s not in self.cluster.roles[role_id]])
@@ -586,9 +589,7 @@ class AuthService(Service):
     def _tester(self, req: Request, scopes: Sequence[str]) -> Identity:
         """Authenticate ``req`` against only the fixed ``tester`` client
         (access token ``no-secret``) holding ``scopes``, without roles."""
-        from tcmodel.testing.state import ClusterState
-
-        store = ClusterState(clock=self.cluster.clock)
+        store = type(self.cluster)(clock=self.cluster.clock)
         store.roles.clear()
         store.clients["tester"] = Client("tester", "no-secret", tuple(scopes))
         return Authenticator(store).authenticate_request(
@@ -605,7 +606,11 @@ class AuthService(Service):
         ident = self._tester(req, client_scopes)
         if not satisfies_expression(ident.scopes, required):
             raise insufficient_scopes(ident.client_id, ident.scopes, required)
-        return {"clientId": ident.client_id, "scopes": list(ident.scopes)}
+        # as the real service lists them: the anonymous role the tester also
+        # assumes, then the client's scopes as given (not sorted)
+        given = {s: i for i, s in enumerate(["assume:anonymous", *client_scopes])}
+        shown = sorted(ident.scopes, key=lambda s: (given.get(s, len(given)), s))
+        return {"clientId": ident.client_id, "scopes": shown}
 
     @handles("testAuthenticate")
     def test_authenticate(self, req: Request) -> dict[str, Any]:
@@ -640,7 +645,9 @@ class AuthService(Service):
         Example: ``GET /api/auth/v1/aws/s3/read-only/my-bucket/prefix%2F``
         """
         req.authorize(levelIsReadOnly=req.params["level"] == "read-only")
-        raise _not_configured(f"No credentials available for bucket {req.params['bucket']}")
+        raise _not_configured(
+            f"This deployment has no AWS credentials for bucket {req.params['bucket']}"
+        )
 
     @handles("azureAccounts")
     def azure_accounts(self, req: Request) -> dict[str, Any]:

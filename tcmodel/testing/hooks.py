@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from tcmodel.api import endpoint
+from tcmodel.testing._common import error_body
 from tcmodel.testing._core import ApiError, Request, Service, handles, iso
 from tcmodel.testing.queue_model import not_found, paginate, with_token
 from tcmodel.testing.queue_validate import (
@@ -300,7 +301,7 @@ class HooksService(Service):
             raise ApiError(
                 400,
                 "InputError",
-                "One or more of the exchanges below have been denied access to hooks\n"
+                "These bindings name exchanges that hooks may not listen to:\n"
                 + json.dumps(bindings, separators=(",", ":")),
             )
 
@@ -316,8 +317,13 @@ class HooksService(Service):
         if existing is None:
             when = next_date(hook_def["schedule"], req.now)
             self.hooks[key] = HookRecord(_definition(hook_def, bindings), slug_id(), when)
+            self._announce("created", *key)
         elif existing.definition != hook_def:
-            raise ApiError(409, "RequestConflict", f"hook `{key[0]}/{key[1]}` already exists.")
+            raise ApiError(
+                409,
+                "RequestConflict",
+                f"Hook `{key[0]}/{key[1]}` exists already, with another body.",
+            )
         return hook_def
 
     @handles("updateHook")
@@ -330,14 +336,24 @@ class HooksService(Service):
         self._check_bindings(bindings)
         record.definition = _definition(hook_def, bindings)
         record.next_scheduled = next_date(hook_def["schedule"], req.now)
+        self._announce("updated", req.params["hookGroupId"], req.params["hookId"])
         return record.to_json()
 
     @handles("removeHook")
     def _api_remove_hook(self, req: Request) -> Any:
         """``DELETE /hooks/<hookGroupId>/<hookId>``: remove it and its
         firings (200 also when there is no such hook)."""
-        self.hooks.pop((req.params["hookGroupId"], req.params["hookId"]), None)
+        if self.hooks.pop((req.params["hookGroupId"], req.params["hookId"]), None) is not None:
+            self._announce("deleted", req.params["hookGroupId"], req.params["hookId"])
         return {}
+
+    def _announce(self, kind: str, hook_group_id: str, hook_id: str) -> None:
+        """Publish ``hook-<kind>`` when the cluster publishes to Pulse."""
+        pulse = self.cluster.queue.pulse
+        if pulse is not None:
+            from tcmodel.testing.pulse import hook_message
+
+            pulse.publish(hook_message(kind, hook_group_id, hook_id))
 
     @handles("hook")
     def _api_hook(self, req: Request) -> Any:
@@ -453,7 +469,7 @@ class HooksService(Service):
         Returns the taskId, or ``None`` when the template renders nothing.
         Raises the :class:`~tcmodel.testing._core.ApiError` the trigger
         answers when the queue refuses the task (403 naming the role, or
-        400 ``While calling createTask: ...``).
+        400 ``InputError`` naming the failed createTask).
 
         Example:
             >>> from tcmodel.testing.state import ClusterState
@@ -549,8 +565,6 @@ class HooksService(Service):
 
 def _error_body(err: ApiError, task_id: str, task: dict[str, Any], now: float) -> dict[str, Any]:
     """The error body the queue answered to the hooks service."""
-    from tcmodel.testing.server import error_body
-
     return error_body(
         "createTask",
         err.code,
@@ -578,10 +592,14 @@ def _trigger_error(err: ApiError, body: dict[str, Any], group: str, hook_id: str
         return ApiError(
             403,
             "InsufficientScopes",
-            f"The role `hook-id:{group}/{hook_id}` does not have sufficient scopes "
-            f"to create the task:\n\n{body['message']}",
+            f"The hook's role `hook-id:{group}/{hook_id}` lacks scopes its task needs; "
+            f"the queue's createTask answered:\n\n{body['message']}",
         )
-    return ApiError(400, "InputError", f"While calling createTask: {err.code}\n\n{body['message']}")
+    return ApiError(
+        400,
+        "InputError",
+        f"The queue's createTask refused the task ({err.code}):\n\n{body['message']}",
+    )
 
 
 # -- trigger schemas -------------------------------------------------------------------

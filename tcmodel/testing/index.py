@@ -17,37 +17,40 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import hashlib
-import heapq
-import itertools
 import re
 import secrets
-from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from tcmodel.api import endpoint
-from tcmodel.testing._core import ApiError, Request, Response, Service, handles, iso, parse_iso
+from tcmodel.testing._common import (
+    Client,
+    ExpiryQueue,
+    checked_body,
+    checked_date,
+    input_invalid,
+    page_of,
+)
+from tcmodel.testing._core import (
+    ApiError,
+    Request,
+    Response,
+    Service,
+    handles,
+    iso,
+    parse_iso,
+    see_other,
+)
 from tcmodel.utils import is_slug_id
 
 if TYPE_CHECKING:
     from tcmodel.credentials import Credentials
     from tcmodel.testing.state import ClusterState
 
-__all__ = [
-    "INDEX_CLIENT_ID",
-    "NAMESPACE_PATTERN",
-    "ExpiryQueue",
-    "IndexService",
-    "checked_body",
-    "checked_date",
-    "input_invalid",
-    "page_of",
-]
+__all__ = ["INDEX_CLIENT_ID", "NAMESPACE_PATTERN", "IndexService"]
 
 #: What a namespace or index path must match (no ``/``, no empty parts).
 NAMESPACE_PATTERN = re.compile(r"^([a-zA-Z0-9_!~*'()%-]+\.)*[a-zA-Z0-9_!~*'()%-]+$")
@@ -64,170 +67,6 @@ _INSERT_FIELDS: dict[str, type | tuple[type, ...]] = {
 _DAY = 86400
 # findArtifactFromTask signs its redirect for private names for 15 minutes.
 _SIGNED_URL_SECONDS = 15 * 60
-
-K = TypeVar("K", bound=Hashable)
-T = TypeVar("T")
-
-
-class ExpiryQueue(Generic[K]):
-    """Keys ordered by the time they fall due; stale pushes are the caller's
-    to skip (a key pushed again with a later time also stays queued under the
-    old one, so check the key's current expiry when it comes out).
-
-    Example:
-        >>> q: ExpiryQueue[str] = ExpiryQueue()
-        >>> q.push(20.0, "b"); q.push(10.0, "a")
-        >>> list(q.pop_due(15.0))
-        ['a']
-        >>> len(q)
-        1
-    """
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, K]] = []
-        self._seq = itertools.count()
-
-    def __len__(self) -> int:
-        return len(self._heap)
-
-    def push(self, when: float, key: K) -> None:
-        """Queue ``key`` to fall due at ``when`` (Unix seconds).
-
-        Example:
-            >>> q: ExpiryQueue[str] = ExpiryQueue()
-            >>> q.push(1700000000.0, "a.b")
-            >>> len(q)
-            1
-        """
-        heapq.heappush(self._heap, (when, next(self._seq), key))
-
-    def pop_due(self, now: float) -> Iterator[K]:
-        """Remove and yield every key due at or before ``now``, soonest first.
-
-        Example:
-            >>> q: ExpiryQueue[str] = ExpiryQueue()
-            >>> q.push(30.0, "c"); q.push(10.0, "a"); q.push(20.0, "b")
-            >>> list(q.pop_due(25.0)), list(q.pop_due(25.0))
-            (['a', 'b'], [])
-        """
-        while self._heap and self._heap[0][0] <= now:
-            yield heapq.heappop(self._heap)[2]
-
-
-def input_invalid(message: str) -> ApiError:
-    """The 400 ``InputValidationError`` of a body that breaks its schema.
-
-    Example:
-        >>> input_invalid("rank must be a number").code
-        'InputValidationError'
-    """
-    return ApiError(400, "InputValidationError", f"Input does not match the schema: {message}")
-
-
-def _type_ok(value: Any, kind: type | tuple[type, ...]) -> bool:
-    if isinstance(value, bool):
-        return kind is bool
-    return isinstance(value, kind)
-
-
-def checked_body(
-    body: Any,
-    fields: Mapping[str, type | tuple[type, ...]],
-    required: Collection[str] = (),
-) -> dict[str, Any]:
-    """``body`` if it is a JSON object with only ``fields`` keys, each of its
-    type (``True`` is no number), and every ``required`` key; else a 400
-    ``InputValidationError``. ``None`` (no body) counts as ``{}``.
-
-    Example:
-        >>> checked_body({"rank": 1}, {"rank": (int, float)})
-        {'rank': 1}
-        >>> checked_body({"rank": True}, {"rank": (int, float)})
-        Traceback (most recent call last):
-        ...
-        tcmodel.testing._core.ApiError: 400 InputValidationError: Input does not match the schema: `rank` has the wrong type
-    """  # noqa: E501
-    body = {} if body is None else body
-    if not isinstance(body, dict):
-        raise input_invalid("the body must be a JSON object")
-    for key, value in body.items():
-        if key not in fields:
-            raise input_invalid(f"unexpected property `{key}`")
-        if not _type_ok(value, fields[key]):
-            raise input_invalid(f"`{key}` has the wrong type")
-    for key in required:
-        if key not in body:
-            raise input_invalid(f"`{key}` is required")
-    return body
-
-
-def checked_date(value: str, what: str = "expires") -> float:
-    """Parse an ISO 8601 date of a request body into Unix seconds, or raise a
-    400 ``InputValidationError``.
-
-    Example:
-        >>> checked_date("2030-01-01T00:00:00.000Z")
-        1893456000.0
-    """
-    try:
-        return parse_iso(value)
-    except ValueError:
-        raise input_invalid(f"`{what}` must be a date-time, not {value!r}") from None
-
-
-def _token(offset: int, identity: str) -> str:
-    raw = f"{offset}:{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _token_offset(token: str | None, identity: str) -> int:
-    """The offset a token stands for (0 without one); a garbled token, or
-    one from another listing, is a 400 ``InputError`` as the real offset
-    tokens are (primer d)."""
-    if not token:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        offset = int(raw.split(":", 1)[0])
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        offset = -1
-    if offset < 0 or _token(offset, identity) != token:
-        raise ApiError(400, "InputError", f"Invalid continuationToken: {token!r}")
-    return offset
-
-
-def page_of(
-    items: Sequence[T], req: Request, identity: str, max_page_size: int
-) -> tuple[Sequence[T], str | None]:
-    """One page of ``items`` for a request with the usual ``limit`` and
-    ``continuationToken`` query keys, and the token of the next page.
-
-    The page holds ``min(limit, max_page_size)`` items (``max_page_size``
-    without a limit; ``limit=0`` gives an empty page and no token, as in
-    the queue). Tokens are opaque offsets bound to ``identity`` (what is
-    being listed); a garbled token or one from another listing is a 400
-    ``InputError``, as the queue's offset tokens are.
-
-    Example:
-        >>> from tcmodel.api import endpoint
-        >>> req = Request(endpoint=endpoint("index", "listTasks"), query={"limit": "2"})
-        >>> page, token = page_of("abcde", req, "x", 1000)
-        >>> page, token is not None
-        ('ab', True)
-        >>> req.query["continuationToken"] = token
-        >>> page_of("abcde", req, "x", 1000)[0]
-        'cd'
-    """
-    limit_text = req.query.get("limit", "")
-    size = max_page_size
-    if limit_text.isdigit():
-        size = min(int(limit_text), max_page_size)
-    start = _token_offset(req.query.get("continuationToken"), identity)
-    if size == 0:
-        return items[:0], None
-    page = items[start : start + size]
-    end = start + len(page)
-    return page, (_token(end, identity) if end < len(items) else None)
 
 
 def _split(index_path: str) -> tuple[str, str]:
@@ -297,8 +136,6 @@ class IndexService(Service):
     # -- state ------------------------------------------------------------
 
     def _register_client(self) -> None:
-        from tcmodel.testing.state import Client
-
         client = self.cluster.clients.get(INDEX_CLIENT_ID)
         if client is None or client.access_token != self._token:
             self.cluster.clients[INDEX_CLIENT_ID] = Client(
@@ -632,7 +469,7 @@ class IndexService(Service):
 
             expires_at = int(self.cluster.clock.now() + _SIGNED_URL_SECONDS)
             url = sign_url(url, self._credentials(), expires_at=expires_at)
-        return Response(303, None, {"Location": url})
+        return see_other(url)
 
     def _storage_url(self, task_id: str, name: str, req: Request) -> str | None:
         """Where the real index sends a public name: the ``url`` of the

@@ -110,10 +110,10 @@ _ADDRESS = {
     "slack": ("channelId", "slack-channel"),
 }
 _DENIED = {
-    "email": "Email {} is denylisted",
-    "pulse": "Pulse routing key pattern {} is denylisted",
-    "matrix": "Matrix room {} is denylisted",
-    "slack": "Slack channel {} is denylisted",
+    "email": "The address {} is on the denylist: nothing sent",
+    "pulse": "The routing key pattern {} is on the denylist: nothing sent",
+    "matrix": "The Matrix room {} is on the denylist: nothing sent",
+    "slack": "The Slack channel {} is on the denylist: nothing sent",
 }
 _NOTIFICATION_ADDRESS = obj(
     {
@@ -162,6 +162,7 @@ class NotifyService(Service):
 
     def __init__(self, cluster: Any) -> None:
         super().__init__(cluster)
+        #: Every notification delivered, oldest first (``lc.notifications``).
         self.sent: list[Notification] = []
         self.denylist: set[tuple[str, str]] = set()
         self.channels: set[str] = {"email", "pulse"}

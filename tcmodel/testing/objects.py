@@ -30,9 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tcmodel.testing._core import ApiError, Request, Response, Service, handles, iso, parse_iso
-from tcmodel.testing.index import ExpiryQueue, checked_body, checked_date, input_invalid
-from tcmodel.testing.state import Blob
+from tcmodel.testing._common import Blob, ExpiryQueue, checked_body, checked_date, input_invalid
+from tcmodel.testing._core import (
+    ApiError,
+    Request,
+    Response,
+    Service,
+    handles,
+    iso,
+    parse_iso,
+    see_other,
+)
 from tcmodel.utils import is_slug_id
 
 if TYPE_CHECKING:
@@ -71,7 +79,7 @@ _PUBLIC_ARTIFACT = re.compile(r"^t/[^/]+/[0-9]+/public/")
 
 
 def _not_found(name: str) -> ApiError:
-    return ApiError(404, "ResourceNotFound", f'Object "{name}" not found')
+    return ApiError(404, "ResourceNotFound", f'No object "{name}" (or its upload is unfinished)')
 
 
 def _conflict(message: str) -> ApiError:
@@ -237,7 +245,7 @@ class ObjectService(Service):
             >>> st.objects.reserve_upload("o", "p", "Dx4tPEtaRpeIeWpbTD0uHw", 4e9 + 1)
             Traceback (most recent call last):
             ...
-            tcmodel.testing._core.ApiError: 409 RequestConflict: Object already exists
+            tcmodel.testing._core.ApiError: 409 RequestConflict: Object "o" exists already, ...
         """
         expires = parse_iso(iso(expires))  # what a date string round-trips to
         obj = self._objects.get(name)
@@ -249,7 +257,7 @@ class ObjectService(Service):
             upload_id,
             expires,
         ):
-            raise _conflict("Object already exists")
+            raise _conflict(f'Object "{name}" exists already, with another upload')
 
     def delete_object(self, name: str) -> None:
         """Forget the object and its data (no error if there is none).
@@ -345,7 +353,7 @@ class ObjectService(Service):
         merged = dict(obj.hashes)
         for algo, value in hashes.items():
             if merged.setdefault(algo, value) != value:
-                raise _conflict("Content hash already exists with a different value")
+                raise _conflict(f"The {algo} hash was given before, with another value")
         return merged
 
     # -- API ----------------------------------------------------------------
@@ -396,7 +404,11 @@ class ObjectService(Service):
                 "putUrl": {
                     "url": url,
                     "expires": iso(now + _PUT_URL_SECONDS),
-                    "headers": {"Content-Type": content_type, "Content-Length": str(length)},
+                    "headers": {
+                        "Content-Type": content_type,
+                        "Content-Length": str(length),
+                        "Content-Encoding": "identity",
+                    },
                 }
             }
         return {}
@@ -423,7 +435,7 @@ class ObjectService(Service):
             raise _not_found(name)
         if obj.project_id != project_id:
             raise ApiError(
-                400, "InputError", f'Object "{name}" does not have projectId {project_id}'
+                400, "InputError", f'Object "{name}" belongs to another project than {project_id}'
             )
         if obj.finished:
             for algo, value in hashes.items():
@@ -438,7 +450,7 @@ class ObjectService(Service):
                     )
             return {}
         if obj.upload_id != upload_id:
-            raise _conflict(f'Object "{name}" has another uploadId')
+            raise _conflict(f'Object "{name}" is not being uploaded with uploadId {upload_id}')
         merged = self._merged_hashes(obj, hashes)
         actual = content_hashes(self._stored_content(name))
         for algo, value in actual.items():
@@ -502,4 +514,4 @@ class ObjectService(Service):
         """
         name = req.params["name"]
         self._finished(name)
-        return Response(303, None, {"Location": self.simple_url(name)})
+        return see_other(self.simple_url(name))

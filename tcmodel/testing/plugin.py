@@ -13,12 +13,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-import tcmodel
-from tcmodel.testing.server import LocalCluster
-from tcmodel.testing.worker import Worker
+if TYPE_CHECKING:
+    import tcmodel
+    from tcmodel.testing.server import LocalCluster
+    from tcmodel.testing.worker import Worker
+
+# Every pytest run where tcmodel is installed imports this module: it
+# imports nothing of tcmodel until a fixture is used.
 
 __all__ = ["tc_client", "tc_cluster", "tc_worker"]
 
@@ -31,6 +36,8 @@ def tc_cluster() -> Iterator[LocalCluster]:
         >>> def test_root(tc_cluster):  # doctest: +SKIP
         ...     assert tc_cluster.root_credentials.client_id
     """
+    from tcmodel.testing.server import LocalCluster
+
     with LocalCluster() as cluster:
         yield cluster
 
@@ -62,5 +69,7 @@ def tc_worker(tc_cluster: LocalCluster) -> Iterator[Worker]:
         ...     tc_worker.run(task.task_id, log="ok\\n", artifacts={"public/a.txt": "a"})
         ...     assert task.refresh().state == "completed"
     """
+    from tcmodel.testing.worker import Worker
+
     with Worker(tc_cluster) as worker:
         yield worker

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from tcmodel.testing.queue_model import (
     Artifact,
     TaskRecord,
     ms,
+    name_order,
     not_found,
     paginate,
     with_token,
@@ -99,20 +101,22 @@ class ArtifactHandlers(QueueBase):
             raise _input_error("Run not found")
         run = task.runs[run_id]
         if not run.worker_group or not run.worker_id:
-            raise _input_error("Run was not claimed by a worker and so no artifacts can exist")
+            raise _input_error(
+                f"Run {run_id} of task `{task_id}` was never claimed by a worker: it has no "
+                "artifacts and can get none"
+            )
         if expires > task.expires:
             raise _input_error(
-                f"Artifact expires ({iso(expires)}) after the task expiration "
-                f"{iso(task.expires)} (task.expires < expires) - this is not allowed, "
-                "artifacts may not expire after the task they belong to expires"
+                f"The artifact would expire ({iso(expires)}) after its task, which expires "
+                f"{iso(task.expires)}: an artifact may not outlive its task"
             )
         if run.state != "running" and not (
             run.state == "exception" and (run.resolved or 0) > now - _EXCEPTION_GRACE
         ):
             raise self._conflict(
-                "Artifacts cannot be created for a task after it is resolved, unless it is "
-                "resolved 'exception', and even in this case only up to 25 min past "
-                f"resolution.\n\nTask status: {task.state}"
+                f"Run {run_id} of task `{task.task_id}` is resolved ({run.state}): no new "
+                "artifacts, except within 25 minutes of an 'exception' resolution.\n\n"
+                f"Task status: {json.dumps(task.status_json(), indent=2)}"
             )
         details, present = self._details(body, name)
         artifact = task.artifact(run_id, name)
@@ -137,6 +141,8 @@ class ArtifactHandlers(QueueBase):
                 f"exceptions apply: storageType {artifact.storage_type}, contentType "
                 f"{artifact.content_type}, expires {iso(artifact.expires)}"
             )
+        if kind in ("reference", "link", "error"):  # objects: when finished; s3: never
+            self._announce("artifact-created", task, run, artifact=_announced(artifact))
         if kind == "s3":
             key = s3_key(task_id, run_id, name)
             # public names go to the public bucket, the rest need presigned reads
@@ -176,18 +182,22 @@ class ArtifactHandlers(QueueBase):
         task = self.tasks.get(task_id)
         artifact = task.artifact(run_id, name) if task is not None else None
         if artifact is None:
-            raise not_found(
-                f"Artifact with taskId `{task_id}`, runId {run_id}, name `{name}` not found"
-            )
+            raise not_found(f"Run {run_id} of task `{task_id}` has no artifact `{name}` to finish")
         if artifact.storage_type != "object":
             raise _input_error("Only object artifacts can be finished")
         if not artifact.present:
             if upload_id != artifact.details.get("uploadId"):
-                raise _input_error("given uploadId does not match that for the artifact")
+                raise _input_error(
+                    f"uploadId {upload_id} is not the one artifact `{name}` was created with"
+                )
             obj = self.cluster.objects.get_object(object_name(task_id, run_id, name))
             if not obj or not obj.get("finished") or obj.get("uploadId") not in (None, upload_id):
-                raise _input_error("Object storing artifact data does not exist")
+                raise _input_error(f"The object holding the data of `{name}` was never uploaded")
             artifact.present, artifact.details = True, {}
+            assert task is not None
+            self._announce(
+                "artifact-created", task, task.runs[run_id], artifact=_announced(artifact)
+            )
         return Response(204)
 
     # -- reading -------------------------------------------------------------------
@@ -334,7 +344,7 @@ class ArtifactHandlers(QueueBase):
             req.query,
             rows,
             self.cluster.settings.max_page_size,
-            key=lambda a: [task.task_id, run_id, a.name],
+            key=lambda a: [task.task_id, run_id, *name_order(a.name)],
         )
         return with_token({"artifacts": [a.to_json() for a in page]}, token)
 
@@ -344,7 +354,7 @@ class ArtifactHandlers(QueueBase):
         task, latest = self._latest(req.params["taskId"])
         run_id = int(req.params["runId"])
         if run_id > latest:
-            raise not_found(f"Task with taskId: `{task.task_id}` has no run with runId: {run_id}")
+            raise not_found(f"Task `{task.task_id}` has no run {run_id}.")
         return self._list(req, task, run_id)
 
     @handles("listLatestArtifacts")
@@ -352,3 +362,13 @@ class ArtifactHandlers(QueueBase):
         """``GET /task/<taskId>/artifacts``: every artifact of the latest run."""
         task, run_id = self._latest(req.params["taskId"])
         return self._list(req, task, run_id)
+
+
+def _announced(artifact: Artifact) -> dict[str, Any]:
+    """The ``artifact`` of an artifact-created message."""
+    return {
+        "storageType": artifact.storage_type,
+        "name": artifact.name,
+        "expires": iso(artifact.expires),
+        "contentType": artifact.content_type,
+    }

@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import heapq
 import itertools
@@ -28,6 +27,7 @@ import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from tcmodel.testing._common import Client
 from tcmodel.testing._core import ApiError, Request, Service, iso
 from tcmodel.testing.queue_model import (
     PRIORITIES,
@@ -40,6 +40,7 @@ from tcmodel.testing.queue_model import (
 
 if TYPE_CHECKING:
     from tcmodel.credentials import Credentials
+    from tcmodel.testing.pulse import PulsePublisher
     from tcmodel.testing.state import ClusterState
 
 __all__ = [
@@ -94,6 +95,9 @@ class QueueBase(Service):
         self._seq = itertools.count()
         self._issuer_token = secrets.token_urlsafe(33)
         self._work = threading.Condition(cluster.lock)
+        #: Publishes the queue's Pulse messages when the cluster has a
+        #: ``pulse_url`` (set by ``LocalCluster.start``); ``None`` otherwise.
+        self.pulse: PulsePublisher | None = None
 
     # -- small helpers ---------------------------------------------------------
 
@@ -106,9 +110,7 @@ class QueueBase(Service):
         task = self.tasks.get(task_id)
         if task is None:
             raise not_found(
-                message
-                or f"`{task_id}` does not correspond to a task that exists.\n"
-                "Are you sure this task has already been submitted?"
+                message or f"No task has taskId `{task_id}`: it was never created, or has expired."
             )
         return task
 
@@ -120,7 +122,7 @@ class QueueBase(Service):
     def _group(self, task_group_id: str) -> TaskGroup:
         group = self.groups.get(task_group_id)
         if group is None:
-            raise not_found(f"No task-group with taskGroupId: `{task_group_id}`")
+            raise not_found(f"There is no task group `{task_group_id}` (or it has expired).")
         return group
 
     def _timer(self, due: float, kind: str, key: str, run_id: int = 0, name: str = "") -> None:
@@ -130,11 +132,39 @@ class QueueBase(Service):
     def _conflict(message: str) -> ApiError:
         return ApiError(409, "RequestConflict", message)
 
+    def _announce(
+        self,
+        kind: str,
+        task: TaskRecord | None = None,
+        run: Run | None = None,
+        *,
+        group: TaskGroup | None = None,
+        **extra: Any,
+    ) -> None:
+        """Publish the Pulse message ``kind`` about ``task`` (``task-group-*``:
+        about ``group``, or the task's; ``task-group-resolved`` only when no
+        task of it is unresolved); nothing without a publisher."""
+        if self.pulse is None:
+            return
+        from tcmodel.testing.pulse import group_message, task_message
+
+        if not kind.startswith("task-group-"):
+            if task is not None:
+                self.pulse.publish(task_message(kind, task, run, **extra))
+            return
+        if group is None and task is not None:
+            group = self.groups.get(task.definition["taskGroupId"])
+        if group is None or (
+            kind == "task-group-resolved"
+            and not all(t is None or t.resolved for t in map(self.tasks.get, group.members))
+        ):
+            return
+        self.pulse.publish(group_message(kind, group, **extra))
+
     # -- temporary credentials ---------------------------------------------------
 
     def _issuer(self) -> Credentials:
         from tcmodel.credentials import Credentials
-        from tcmodel.testing.state import Client
 
         client = self.cluster.clients.get(ISSUER_CLIENT_ID)
         if client is None or client.access_token != self._issuer_token:
@@ -196,6 +226,7 @@ class QueueBase(Service):
         tq.expires = max(tq.expires, now + TASK_QUEUE_LIFETIME)
         if active:
             tq.last_date_active = now
+            tq.registered = True
         return tq
 
     def _enqueue(self, task: TaskRecord, run: Run, now: float) -> None:
@@ -235,10 +266,15 @@ class QueueBase(Service):
 
     # -- runs --------------------------------------------------------------------
 
-    def _add_run(self, task: TaskRecord, reason: str, now: float) -> Run:
+    def _add_run(
+        self, task: TaskRecord, reason: str, now: float, *, ended: Run | None = None
+    ) -> Run:
         run = Run(len(task.runs), "pending", reason, scheduled=now)
         task.runs.append(run)
         self._enqueue(task, run, now)
+        if ended is not None:  # a retry: the run's end is announced with the new status
+            self._announce(f"task-{ended.state}", task, ended)
+        self._announce("task-pending", task, run)
         return run
 
     def _schedule(self, task: TaskRecord, now: float, reason: str = "scheduled") -> bool:
@@ -262,6 +298,7 @@ class QueueBase(Service):
         tq = self._take(task, run, now)
         tq.pending.pop(task.task_id, None)
         tq.claimed[task.task_id] = (run.run_id, now)
+        self._announce("task-running", task, run)
 
     def _claim_json(
         self, task: TaskRecord, run: Run, now: float, *, with_task: bool = True
@@ -297,8 +334,9 @@ class QueueBase(Service):
         self._dequeue(task)
         if retry is not None and task.retries_left > 0:
             task.retries_left -= 1
-            self._add_run(task, retry, now)
+            self._add_run(task, retry, now, ended=run)
         else:
+            self._announce(f"task-{state}", task, run)
             self._task_resolved(task, state, now)
 
     def _cancel(self, task: TaskRecord, reason: str, now: float) -> bool:
@@ -311,6 +349,7 @@ class QueueBase(Service):
             self._dequeue(task)
         else:
             return False
+        self._announce("task-exception", task, task.runs[-1])
         self._task_resolved(task, "exception", now)
         return True
 
@@ -325,6 +364,7 @@ class QueueBase(Service):
             dep.blockers.discard(task.task_id)
             if not dep.blockers and dep.deadline >= now:
                 self._schedule(dep, now)
+        self._announce("task-group-resolved", task)
 
     def _satisfied_by(self, task: TaskRecord, dependency: TaskRecord) -> bool:
         state = dependency.state
@@ -428,9 +468,9 @@ class QueueBase(Service):
 
 
 def _sorted_remove(items: list[str], value: str) -> None:
-    i = bisect.bisect_left(items, value)
-    if i < len(items) and items[i] == value:
-        del items[i]
+    """Remove ``value`` from ``items`` (kept in creation order) if present."""
+    with contextlib.suppress(ValueError):
+        items.remove(value)
 
 
 def s3_key(task_id: str, run_id: int, name: str) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "TaskRecord",
     "add_years",
     "ms",
+    "name_order",
     "not_found",
     "paginate",
     "priorities_at_or_above",
@@ -286,18 +287,20 @@ class TaskRecord:
         }
 
     def put_artifact(self, run_id: int, artifact: Artifact) -> None:
-        """Store ``artifact`` for ``run_id``, keeping the names sorted.
+        """Store ``artifact`` for ``run_id``, keeping the names in listing
+        order (:func:`name_order`).
 
         Example:
             >>> t = TaskRecord("x", {}, 0.0, 1.0, 0)
-            >>> for n in "ba":
+            >>> for n in ("b", "a-2", "a.1"):
             ...     t.put_artifact(0, Artifact(n, "error", "x", 0.0, True))
             >>> t.artifact_names[0]
-            ['a', 'b']
+            ['a.1', 'a-2', 'b']
         """
         by_name = self.artifacts.setdefault(run_id, {})
         if artifact.name not in by_name:
-            bisect.insort(self.artifact_names.setdefault(run_id, []), artifact.name)
+            names = self.artifact_names.setdefault(run_id, [])
+            bisect.insort(names, artifact.name, key=name_order)
         by_name[artifact.name] = artifact
 
     def drop_artifact(self, run_id: int, name: str) -> Artifact | None:
@@ -310,7 +313,7 @@ class TaskRecord:
         artifact = self.artifacts.get(run_id, {}).pop(name, None)
         if artifact is not None:
             names = self.artifact_names[run_id]
-            del names[bisect.bisect_left(names, name)]
+            names.remove(name)
         return artifact
 
     def artifact(self, run_id: int, name: str) -> Artifact | None:
@@ -325,7 +328,7 @@ class TaskRecord:
 
 @attrs.define(eq=False)
 class TaskGroup:
-    """A task group; ``members`` are its taskIds, kept sorted.
+    """A task group; ``members`` are its taskIds, in creation order.
 
     Example:
         >>> g = TaskGroup("Dx4tPEtaRpeIeWpbTD0uHw", "-", 1700000000.0)
@@ -362,6 +365,8 @@ class TaskQueue:
 
     ``pending`` maps taskId → (runId, inserted, order key) for pending runs;
     ``claimed`` maps taskId → (runId, claimed) for running runs.
+    ``registered``: a worker has claimed from it; as on the real services,
+    only such queues are listed (listTaskQueues, getTaskQueue, worker types).
 
     Example:
         >>> TaskQueue("prov/wt", 1.0, 0.0).to_json()["stability"]
@@ -373,6 +378,7 @@ class TaskQueue:
     last_date_active: float
     description: str = ""
     stability: str = "experimental"
+    registered: bool = False
     pending: dict[str, tuple[int, float, tuple[int, int]]] = attrs.field(factory=dict)
     claimed: dict[str, tuple[int, float]] = attrs.field(factory=dict)
     heap: list[tuple[int, int, str, int]] = attrs.field(factory=list)
@@ -391,6 +397,18 @@ class TaskQueue:
             "expires": iso(self.expires),
             "lastDateActive": iso(self.last_date_active),
         }
+
+
+def name_order(name: str) -> tuple[str, str]:
+    """The order the real queue lists artifacts in (its database's text
+    collation): letters and digits first, case and punctuation ignored, then
+    the name itself to break ties.
+
+    Example:
+        >>> sorted(["public/object-unfinished.txt", "public/object.txt"], key=name_order)
+        ['public/object.txt', 'public/object-unfinished.txt']
+    """
+    return "".join(c for c in name.lower() if c.isalnum()), name
 
 
 # -- pagination ------------------------------------------------------------
@@ -434,10 +452,10 @@ def paginate(
 
     The page size is ``min(limit, max_page_size)`` (``max_page_size`` when
     ``limit`` is absent; ``limit=0`` gives an empty page and no token, as
-    lib-api's paginateResults does). Without ``key`` the token is an opaque offset and a
-    malformed one is a 400 ``InputError``. With ``key`` (``rows`` sorted by
-    it) the token is a cursor of the last row's key, and a malformed cursor
-    silently restarts the listing, as the artifact listings do.
+    lib-api's paginateResults does). Without ``key`` the token is an opaque
+    offset; with ``key`` (``rows`` sorted by it) a cursor of the last row's
+    key. A malformed token silently restarts the listing, as the real
+    services do (``listTaskGroup``, the artifact listings).
 
     Example:
         >>> rows, token = paginate({"limit": "2"}, "abcde", 1000)
@@ -445,15 +463,16 @@ def paginate(
         (['a', 'b'], ['c', 'd'])
         >>> paginate({"continuationToken": "zz"}, [1, 2], 10, key=lambda r: [r])[0]
         [1, 2]
+        >>> paginate({"continuationToken": "garbage!"}, [1, 2], 10)[0]
+        [1, 2]
     """
     size = _page_size(query, max_page_size)
     token = query.get("continuationToken") or None
     start = 0
     if key is None and token is not None:
         decoded = _decode(token)
-        if not (isinstance(decoded, dict) and isinstance(decoded.get("o"), int)):
-            raise ApiError(400, "InputError", f"Invalid continuationToken: {token!r}")
-        start = max(decoded["o"], 0)
+        if isinstance(decoded, dict) and isinstance(decoded.get("o"), int):
+            start = max(decoded["o"], 0)  # a malformed token: the listing restarts
     elif key is not None and token is not None:
         after = _decode(token)
         if isinstance(after, list):

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-import bisect
+import contextlib
 import json
 from typing import Any
 
@@ -70,8 +70,7 @@ class TaskHandlers(QueueBase):
         """``GET /task/<taskId>/status``: ``{status}``."""
         task = self._task(
             req.params["taskId"],
-            f"`{req.params['taskId']}` does not correspond to a task that exists.\n"
-            "Are you sure this task exists?",
+            f"No task has taskId `{req.params['taskId']}` (never created, or expired).",
         )
         return {"status": task.status_json()}
 
@@ -88,7 +87,10 @@ class TaskHandlers(QueueBase):
         )
         if prov and wtype and tqid:
             if f"{prov}/{wtype}" != tqid:
-                raise _input_error('taskQueueId must match "provisionerId/workerType"')
+                raise _input_error(
+                    f"taskQueueId `{tqid}` and provisionerId/workerType `{prov}/{wtype}` "
+                    "disagree: give one or make them name the same queue"
+                )
         elif prov and wtype:
             tqid = f"{prov}/{wtype}"
         elif tqid:
@@ -123,16 +125,16 @@ class TaskHandlers(QueueBase):
         """Check and normalise ``created``/``deadline``/``expires`` in place."""
         created, deadline = _date(d["created"]), _date(d["deadline"])
         if created < now - _DRIFT:
-            raise _input_error("`created` cannot be in the past (max 15min drift)")
+            raise _input_error("`created` is more than 15 minutes in the past")
         if created > now + _DRIFT:
-            raise _input_error("`created` cannot be in the future (max 15min drift)")
+            raise _input_error("`created` is more than 15 minutes in the future")
         if created > deadline:
             raise _input_error("`deadline` cannot be before `created`")
         if deadline < now:
             raise _input_error("`deadline` cannot be in the past")
         days = self.cluster.settings.max_task_deadline_days
         if deadline - now > days * 86400 + _DRIFT:
-            raise _input_error(f"`deadline` cannot be more than {days} days into the future")
+            raise _input_error(f"`deadline` is more than {days} days after now (the maximum)")
         expires = add_years(deadline, 1) if d["expires"] is None else _date(d["expires"])
         if deadline > expires:
             raise _input_error("`expires` cannot be before `deadline`")
@@ -153,7 +155,7 @@ class TaskHandlers(QueueBase):
                 "schedulerId."
             )
         if group.sealed is not None:
-            raise self._conflict(f"Task group `{gid}` is sealed and does not accept new tasks.")
+            raise self._conflict(f"Task group `{gid}` was sealed: no task can join it now.")
         group.expires = max(group.expires, expires + _GROUP_EXPIRY_MARGIN)
         return group
 
@@ -210,23 +212,32 @@ class TaskHandlers(QueueBase):
             raise _input_error("scopes must not end with `**`")
         group = self._join_group(d, expires)
         task = self.tasks.get(task_id)
+        new = task is None
         if task is None:
             task = TaskRecord(
                 task_id, d, deadline, expires, d["retries"], blockers=set(d["dependencies"])
             )
             self.tasks[task_id] = task
-            bisect.insort(group.members, task_id)
+            group.members.append(task_id)  # creation order, as the real listings
             for dep in dict.fromkeys(d["dependencies"]):
-                bisect.insort(self.dependents.setdefault(dep, []), task_id)
+                self.dependents.setdefault(dep, []).append(task_id)
             self._seen(task.task_queue_id, now)
             self._timer(deadline + self.cluster.settings.deadline_delay, "deadline", task_id)
             self._timer(expires, "task", task_id)
         elif json.dumps(task.definition, sort_keys=True) != json.dumps(d, sort_keys=True):
             raise self._conflict(
-                f"taskId `{task_id}` already used by another task.\n"
-                "This could be the result of faulty idempotency!"
+                f"A task with taskId `{task_id}` exists already, with another definition "
+                "(createTask is idempotent only for an identical body)."
             )
-        self._track_dependencies(task, now)
+        if new:
+            self._announce("task-defined", task)
+        try:
+            self._track_dependencies(task, now)
+        except ApiError:
+            if new:  # left behind unscheduled, but the group does not list it
+                with contextlib.suppress(ValueError):
+                    group.members.remove(task_id)
+            raise
         return {"status": task.status_json()}
 
     # -- steering ------------------------------------------------------------------
@@ -234,7 +245,7 @@ class TaskHandlers(QueueBase):
     def _steer(self, req: Request, verb: str) -> TaskRecord:
         """Load and authorize for schedule/rerun/cancel; 409 past the deadline."""
         task_id = req.params["taskId"]
-        task = self._task(task_id, f"Task `{task_id}` not found. Are you sure it was created?")
+        task = self._task(task_id, f"No task `{task_id}` here: never created, or expired.")
         d = task.definition
         req.authorize(
             taskId=task_id,
@@ -244,7 +255,7 @@ class TaskHandlers(QueueBase):
         )
         if task.deadline < self._now(req):
             raise self._conflict(
-                f"Task `{task_id}` can't be {verb} past its deadline of {d['deadline']}."
+                f"Task `{task_id}` is past its deadline ({d['deadline']}): it can't be {verb}."
             )
         return task
 
@@ -275,15 +286,21 @@ class TaskHandlers(QueueBase):
 
     @handles("changeTaskPriority")
     def _api_change_task_priority(self, req: Request) -> Any:
-        """``POST /task/<taskId>/priority``: change an unresolved task's priority."""
+        """``POST /task/<taskId>/priority``: change a task's priority (resolved
+        tasks too, as the real queue does; 409 past the deadline)."""
         validate_body(CHANGE_PRIORITY, req.body, "change-task-priority-request.json")
         task = self._task(req.params["taskId"])
         req.authorize(taskId=task.task_id, taskQueueId=task.task_queue_id)
-        if task.resolved:
+        if task.deadline < self._now(req):
             raise self._conflict(
-                f"Task `{task.task_id}` is resolved; only unresolved tasks can change priority."
+                f"The priority of task `{task.task_id}` can't change past its deadline of "
+                f"{task.definition['deadline']}."
             )
+        old = task.priority
         self._reprioritize(task, req.body["newPriority"], self._now(req))
+        self._announce(
+            "task-priority-changed", task, oldPriority=old, newPriority=req.body["newPriority"]
+        )
         return {"status": task.status_json()}
 
     # -- task groups ---------------------------------------------------------------
@@ -317,6 +334,7 @@ class TaskHandlers(QueueBase):
         group = self._authorized_group(req)
         if group.sealed is None:
             group.sealed = self._now(req)
+            self._announce("task-group-sealed", group=group)
         return group.to_json()
 
     @handles("cancelTaskGroup")
@@ -348,6 +366,12 @@ class TaskHandlers(QueueBase):
         changed = [t for t in group.members if not self.tasks[t].resolved]
         for task_id in changed:
             self._reprioritize(self.tasks[task_id], priority, now)
+        self._announce(
+            "task-group-priority-changed",
+            group=group,
+            newPriority=priority,
+            tasksAffected=len(changed),
+        )
         return {
             "taskGroupId": group.task_group_id,
             "schedulerId": group.scheduler_id,
@@ -362,7 +386,7 @@ class TaskHandlers(QueueBase):
     def _api_list_dependent_tasks(self, req: Request) -> Any:
         """``GET /task/<taskId>/dependents``: tasks that depend on a task."""
         task_id = req.params["taskId"]
-        self._task(task_id, f"Task with taskId: `{task_id}` was not found")
+        self._task(task_id, f"No task has taskId `{task_id}`; it has no dependents to list")
         deps = self.dependents.get(task_id, [])
         ids, token = paginate(req.query, deps, self.cluster.settings.max_page_size)
         tasks = [self._definition_and_status(self.tasks[t]) for t in ids]
@@ -372,7 +396,9 @@ class TaskHandlers(QueueBase):
         validate_body(TASKS_REQUEST, req.body, "tasks-request.json")
         ids = req.body.get("taskIds", [])
         req.authorize(taskIds=ids)
-        known = [self.tasks[t] for t in dict.fromkeys(ids) if t in self.tasks]
+        wanted = {t for t in ids if t in self.tasks}
+        # in creation order (the order of the real services' table), not as asked
+        known = [task for t, task in self.tasks.items() if t in wanted] if wanted else []
         return paginate(req.query, known, self.cluster.settings.max_page_size)
 
     @handles("tasks")

@@ -88,7 +88,7 @@ class WorkerHandlers(QueueBase):
         """``POST /task/<taskId>/runs/<runId>/claim`` (deprecated): claim one run."""
         validate_body(TASK_CLAIM, req.body, "task-claim-request.json")
         task_id, run_id = req.params["taskId"], int(req.params["runId"])
-        task = self._task(task_id, f"Task `{task_id}` not found. Are you sure it was created?")
+        task = self._task(task_id, f"No task `{task_id}` here: never created, or expired.")
         group, worker = req.body["workerGroup"], req.body["workerId"]
         d = task.definition
         req.authorize(
@@ -100,7 +100,7 @@ class WorkerHandlers(QueueBase):
         now = self._now(req)
         if task.deadline <= now:
             raise self._conflict(
-                f"Task `{task_id}` can't be claimed past its deadline of {d['deadline']}."
+                f"Task `{task_id}` is past its deadline ({d['deadline']}): it can't be claimed."
             )
         run = self._run(task, run_id)
         latest = run_id == len(task.runs) - 1
@@ -111,7 +111,7 @@ class WorkerHandlers(QueueBase):
             and run.state == "running"
             and (run.worker_group, run.worker_id) == (group, worker)
         ):
-            raise self._conflict(f"Run {run_id} was already claimed by another worker.")
+            raise self._conflict(f"Run {run_id} is claimed already, by another worker.")
         return self._claim_json(task, run, now)
 
     @handles("reclaimTask")
@@ -122,8 +122,8 @@ class WorkerHandlers(QueueBase):
         now = self._now(req)
         if task.deadline <= now:
             raise self._conflict(
-                f"Task `{task.task_id}` can't be reclaimed past its deadline of "
-                f"{task.definition['deadline']}."
+                f"Task `{task.task_id}` is past its deadline "
+                f"({task.definition['deadline']}): it can't be reclaimed."
             )
         if run.run_id != len(task.runs) - 1 or run.state != "running":
             raise self._not_running(task, run)
@@ -134,12 +134,12 @@ class WorkerHandlers(QueueBase):
 
     def _task_run(self, req: Request) -> tuple[TaskRecord, Run]:
         task_id = req.params["taskId"]
-        task = self._task(task_id, f"Task `{task_id}` not found. Are you sure it was created?")
+        task = self._task(task_id, f"No task `{task_id}` here: never created, or expired.")
         return task, self._run(task, int(req.params["runId"]))
 
     def _not_running(self, task: TaskRecord, run: Run) -> ApiError:
         return self._conflict(
-            f"Run {run.run_id} on task `{task.task_id}` is resolved or not running."
+            f"Run {run.run_id} of task `{task.task_id}` is no longer running ({run.state})."
         )
 
     def _report(self, req: Request, target: str) -> Any:
@@ -150,7 +150,8 @@ class WorkerHandlers(QueueBase):
                 self.cluster.index.on_task_completed(task.task_id, copy.deepcopy(task.definition))
         elif run.state != target:
             raise self._conflict(
-                f"Run {run.run_id} of task `{task.task_id}` is not running or {target}."
+                f"Run {run.run_id} of task `{task.task_id}` is {run.state}: it cannot be "
+                f"reported {target} now."
             )
         elif run.run_id != len(task.runs) - 1 or run.reason_resolved != target:
             raise self._not_running(task, run)
@@ -185,7 +186,8 @@ class WorkerHandlers(QueueBase):
 
     def _live_queue(self, tq_id: str) -> TaskQueue | None:
         tq = self.task_queues.get(tq_id)
-        return tq if tq is not None and tq.expires > self._now() else None
+        live = tq is not None and tq.registered and tq.expires > self._now()
+        return tq if live else None
 
     @handles("pendingTasks")
     def _api_pending_tasks(self, req: Request) -> Any:
@@ -247,7 +249,7 @@ class WorkerHandlers(QueueBase):
     def _api_list_task_queues(self, req: Request) -> Any:
         """``GET /task-queues``: every task queue not yet expired, by id."""
         now = self._now(req)
-        ids = sorted(t for t, tq in self.task_queues.items() if tq.expires > now)
+        ids = sorted(t for t, tq in self.task_queues.items() if tq.registered and tq.expires > now)
         page, token = paginate(req.query, ids, self.cluster.settings.max_page_size)
         return with_token({"taskQueues": [self.task_queues[t].to_json() for t in page]}, token)
 
@@ -257,5 +259,7 @@ class WorkerHandlers(QueueBase):
         tq_id = req.params["taskQueueId"]
         tq = self._live_queue(tq_id)
         if tq is None:
-            raise not_found(f"Task queue with `{tq_id}` not found. Are you sure it was created?")
+            raise not_found(
+                f"No task queue `{tq_id}`: a queue exists once a worker has claimed from it."
+            )
         return tq.to_json()

@@ -190,7 +190,7 @@ class ProvisionerHandlers(WorkerHandlers):
         for tq_id in sorted(self.task_queues):
             tq = self.task_queues[tq_id]
             prov, _, wtype = tq_id.partition("/")
-            if tq.expires > now and provisioner_id in (None, prov):
+            if tq.registered and tq.expires > now and provisioner_id in (None, prov):
                 out.append({**tq.to_json(), "provisionerId": prov, "workerType": wtype})
         return out
 
@@ -216,7 +216,7 @@ class ProvisionerHandlers(WorkerHandlers):
         prov = req.params["provisionerId"]
         found = self._provisioners().get(prov)
         if found is None:
-            raise not_found(f"Provisioner `{prov}` not found. Are you sure it was created?")
+            raise not_found(f"No provisioner `{prov}`: no worker has claimed from its queues.")
         return found
 
     @handles("listWorkerTypes")
@@ -234,8 +234,8 @@ class ProvisionerHandlers(WorkerHandlers):
             if wt["workerType"] == wtype:
                 return wt
         raise not_found(
-            f"Worker-type `{wtype}` with Provisioner `{prov}` not found. "
-            "Are you sure it was created?"
+            f"No worker type `{wtype}` of provisioner `{prov}`: no worker has claimed "
+            "from that queue."
         )
 
     # -- workers -------------------------------------------------------------------
@@ -245,14 +245,13 @@ class ProvisionerHandlers(WorkerHandlers):
         p = req.params
         return (f"{p['provisionerId']}/{p['workerType']}", p["workerGroup"], p["workerId"])
 
-    def _worker(self, req: Request, suffix: str = " Are you sure it was created?") -> WorkerRecord:
+    def _worker(self, req: Request, suffix: str = " Has it ever claimed work?") -> WorkerRecord:
         rec = self.workers.get(self._worker_key(req))
         if rec is None:
             p = req.params
             raise not_found(
-                f"Worker with workerId `{p['workerId']}`, workerGroup `{p['workerGroup']}`,"
-                f"worker-type `{p['workerType']}` and provisionerId `{p['provisionerId']}` "
-                f"not found.{suffix}"
+                f"No worker `{p['workerGroup']}/{p['workerId']}` is known in task queue "
+                f"`{p['provisionerId']}/{p['workerType']}`.{suffix}"
             )
         return rec
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from tcmodel.testing._common import page_of
 from tcmodel.testing._core import ApiError, Request, Service, handles, iso, parse_iso
-from tcmodel.testing.index import page_of
 from tcmodel.testing.queue_model import with_token
 from tcmodel.testing.queue_validate import date_time, obj, validate_body
 

@@ -40,7 +40,9 @@ import attrs
 
 from tcmodel.api import ENDPOINTS, Endpoint, ScopeExpression
 from tcmodel.errors import redact_url
-from tcmodel.testing._core import ApiError, Clock, Request, Response, internal_error, iso
+from tcmodel.testing._common import error_body
+from tcmodel.testing._core import ApiError, Clock, Request, Response, internal_error
+from tcmodel.testing._echo import echoed_payload
 from tcmodel.testing.auth import Authenticator, Identity
 from tcmodel.testing.faults import Fault, FaultSet
 from tcmodel.testing.state import Blob, Client, ClusterState, Settings
@@ -60,6 +62,9 @@ ROOT_CLIENT_ID = "static/taskcluster/root"
 _JSON = "application/json; charset=utf-8"
 _PARAM = re.compile(r"<([A-Za-z]+)>")
 _API_PATH = re.compile(r"^/api/([^/]+)/v1(/.*)?$")
+# Bodies up to this size go out in one write with the head; bigger ones
+# (blobs) are written from where they are stored, without a copy.
+_COALESCE = 64 * 1024
 _BUILTINS = frozenset({"ping", "lbheartbeat", "version", "heartbeat"})
 # index listNamespaces/listTasks: the trailing namespace may be left out.
 _OPTIONAL_LAST = frozenset({("index", "listNamespaces"), ("index", "listTasks")})
@@ -116,41 +121,6 @@ class RequestRecord:
     service: str | None
     entry: str | None
     authorization: bool = False
-
-
-def error_body(
-    entry: str,
-    code: str,
-    message: str,
-    status: int,
-    *,
-    params: Mapping[str, Any] | None = None,
-    payload: Any = None,
-    now: float,
-) -> dict[str, Any]:
-    """A Taskcluster error body: ``code``, ``message`` with its footer and
-    ``requestInfo``.
-
-    Example:
-        >>> b = error_body("task", "ResourceNotFound", "gone", 404, now=0)
-        >>> b["message"].splitlines()[-2:]
-        ['* statusCode: 404', '* time:       1970-01-01T00:00:00.000Z']
-    """
-    when = iso(now)
-    footer = (
-        f"\n\n---\n\n* method:     {entry}\n* errorCode:  {code}\n"
-        f"* statusCode: {status}\n* time:       {when}"
-    )
-    return {
-        "code": code,
-        "message": message + footer,
-        "requestInfo": {
-            "method": entry,
-            "params": dict(params or {}),
-            "payload": {} if payload is None else payload,
-            "time": when,
-        },
-    }
 
 
 def _needs_only_params(expr: ScopeExpression | None, params: Iterable[str]) -> bool:
@@ -253,7 +223,7 @@ def _default_router() -> Router:
 @attrs.define
 class _Reply:
     status: int
-    body: bytes = b""
+    body: bytes | memoryview = b""
     headers: list[tuple[str, str]] = attrs.field(factory=list)
     client_id: str | None = None
 
@@ -327,9 +297,9 @@ class _ApiApp:
     ) -> _Reply:
         route = loc.route
         if route is None:
-            path = target.partition("?")[0]  # never echo a query (it may hold a bewit)
-            err = ApiError(404, "ResourceNotFound", f"No such resource: {method} {path}")
-            return self.error(loc, err)
+            # no API method there (unknown path, wrong method or API version):
+            # the real services answer a bare 404, not the usual error body
+            return _json_reply(404, {"error": "Not found"})
         body: Any = None
         ident: Identity | None = None
         try:
@@ -341,6 +311,13 @@ class _ApiApp:
                 if not isinstance(body, (dict, list)):
                     body = None
                     raise ApiError(400, "MalformedPayload", "The body is not JSON object or array")
+            elif route.endpoint.input is not None and method in ("PUT", "POST"):
+                raise ApiError(
+                    400,
+                    "MalformedPayload",
+                    f"{route.endpoint.name} needs a JSON body (content-type: application/json); "
+                    "the request has none",
+                )
             _, _, query_text = target.partition("?")
             pairs = parse_qsl(query_text, keep_blank_values=True)
             query = {k: v for k, v in pairs if k != "bewit"}
@@ -351,7 +328,14 @@ class _ApiApp:
             self._check_query(ep, query)
             return self._call(loc, route, ident, query, body, raw, headers, target)
         except ApiError as err:
-            reply = self.error(loc, err, self._clean_payload(loc, body))
+            payload = self._clean_payload(loc, body)
+            if body is None and raw and err.code == "MalformedPayload":
+                payload = raw.decode("utf-8", "replace")  # echoed as the text it was
+            else:
+                payload = echoed_payload(
+                    loc.service or "", loc.entry or "", payload, err.code, loc.params
+                )
+            reply = self.error(loc, err, payload)
             reply.client_id = ident.client_id if ident else None
             return reply
 
@@ -410,7 +394,8 @@ class _ApiApp:
         if entry == "ping":
             return {"alive": True, "uptime": round(time.time() - self.started, 3)}
         if entry == "version":
-            return {"source": "tcmodel.testing", "version": __version__, "commit": "local"}
+            # the real services' keys; the values are this emulator's
+            return {"version": __version__, "commit": "", "source": "tcmodel.testing", "build": ""}
         return {}
 
     def _call(
@@ -558,9 +543,10 @@ class _BlobApp:
             if method == "PUT":
                 return self._put(loc.key, headers, raw)
             blob = self.blobs.get(loc.key)
-        if blob is None:
+            etag = self.blobs.etag(loc.key)
+        if blob is None or etag is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return self._get(blob, headers)
+        return self._get(blob, etag, headers)
 
     def _put(self, key: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         expected = self.blobs.expected_puts.get(key)
@@ -571,22 +557,25 @@ class _BlobApp:
                 "SignatureDoesNotMatch",
                 f"Content-Type {ctype!r} does not match the presigned request",
             )
-        blob = Blob(raw, ctype, headers.get("content-encoding"))
+        encoding = headers.get("content-encoding")
+        blob = Blob(raw, ctype, None if encoding == "identity" else encoding)
         self.blobs.put(key, blob)
         return _Reply(200, b"", [("ETag", blob.etag)])
 
     @staticmethod
-    def _get(blob: Blob, headers: Mapping[str, str]) -> _Reply:
-        """Serve ``blob`` as S3 does: ETag and Last-Modified, a ``Range``
-        honoured only while its ``If-Range`` (if any) still holds."""
+    def _get(blob: Blob, etag: str, headers: Mapping[str, str]) -> _Reply:
+        """Serve ``blob`` as S3 does: ETag (computed when it was stored) and
+        Last-Modified, a ``Range`` honoured only while its ``If-Range`` (if
+        any) still holds; the data is sent from the stored bytes, never
+        copied (a range is a memoryview slice)."""
         data = blob.data
         modified = email.utils.formatdate(blob.modified or 0, usegmt=True)
         out = [("Content-Type", blob.content_type), ("Accept-Ranges", "bytes")]
-        out += [("ETag", blob.etag), ("Last-Modified", modified)]
+        out += [("ETag", etag), ("Last-Modified", modified)]
         if blob.content_encoding:
             out.append(("Content-Encoding", blob.content_encoding))
         wanted = headers.get("range")
-        if wanted and not _if_range_holds(headers.get("if-range"), blob.etag, blob.modified):
+        if wanted and not _if_range_holds(headers.get("if-range"), etag, blob.modified):
             wanted = None  # the data changed since: the whole of it
         span = _parse_range(wanted, len(data)) if wanted else None
         if span is False:
@@ -595,7 +584,7 @@ class _BlobApp:
         if isinstance(span, tuple):
             first, last = span
             out.append(("Content-Range", f"bytes {first}-{last}/{len(data)}"))
-            return _Reply(206, data[first : last + 1], out)
+            return _Reply(206, memoryview(data)[first : last + 1], out)
         return _Reply(200, data, out)
 
 
@@ -720,7 +709,11 @@ class _Handler(BaseHTTPRequestHandler):
         if keep is not None:
             body = body[: max(0, min(keep, len(body) - 1))]
         try:
-            self.wfile.write(head + body)
+            if len(body) <= _COALESCE:
+                self.wfile.write(head + body)  # one packet
+            else:  # a big blob: sent from where it is stored, not copied
+                self.wfile.write(head)
+                self.wfile.write(body)
         except OSError:
             self.close_connection = True
 
@@ -788,8 +781,12 @@ class LocalCluster:
         self._ports = (port, blob_port)
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
-        self._records: list[RequestRecord] = []
+        # the last ``settings.request_log_size`` requests (a ring buffer)
+        self._records: collections.deque[RequestRecord] = collections.deque(
+            maxlen=max(0, self.state.settings.request_log_size)
+        )
         self._records_lock = threading.Lock()
+        self._request_total = 0
         self._served: collections.Counter[tuple[str, str]] = collections.Counter()
         self._root_token = secrets.token_urlsafe(33)
         self.state.clients[ROOT_CLIENT_ID] = Client(ROOT_CLIENT_ID, self._root_token, ("*",))
@@ -822,6 +819,14 @@ class LocalCluster:
         self._root_url, self._blob_url = api, blob
         self.state.root_url = api
         self.state.blobs.base_url = blob
+        if self.state.settings.pulse_url:
+            from tcmodel.testing.pulse import PulsePublisher
+
+            try:
+                self.state.queue.pulse = PulsePublisher(self.state.settings.pulse_url).start()
+            except BaseException:
+                self._close()
+                raise
         for server in self._servers:
             thread = threading.Thread(
                 target=server.serve_forever,
@@ -848,6 +853,9 @@ class LocalCluster:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+        pulse, self.state.queue.pulse = self.state.queue.pulse, None
+        if pulse is not None:
+            pulse.stop()
 
     def _close(self) -> None:
         for server in self._servers:
@@ -1021,7 +1029,11 @@ class LocalCluster:
 
     def _record(self, record: RequestRecord) -> None:
         with self._records_lock:
+            size = max(0, self.state.settings.request_log_size)
+            if self._records.maxlen != size:  # the setting changed
+                self._records = collections.deque(self._records, maxlen=size)
             self._records.append(record)
+            self._request_total += 1
             if record.status and record.service and record.entry:
                 self._served[(record.service, record.entry)] += 1
 
@@ -1042,7 +1054,10 @@ class LocalCluster:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """A copy of the request log, oldest first.
+        """A copy of the request log, oldest first: the last
+        ``settings.request_log_size`` requests (10,000 by default; older ones
+        are dropped, so a cluster serving for days keeps bounded memory).
+        :attr:`served` and :attr:`request_total` count them all.
 
         Example:
             >>> LocalCluster().requests
@@ -1051,9 +1066,30 @@ class LocalCluster:
             ...     _ = c.ping()
             ...     [(r.service, r.entry, r.status) for r in fresh.requests]
             [('queue', 'ping', 200)]
+            >>> with LocalCluster(settings=Settings(request_log_size=2)) as small:
+            ...     with small.connect() as c:
+            ...         for _ in range(5):
+            ...             _ = c.ping()
+            ...     len(small.requests), small.request_total, small.served
+            (2, 5, {('queue', 'ping'): 5})
         """
         with self._records_lock:
             return list(self._records)
+
+    @property
+    def request_total(self) -> int:
+        """How many requests the cluster has seen since it started, whatever
+        the request log kept (``reset_requests`` does not clear it).
+
+        Example:
+            >>> with LocalCluster() as fresh, fresh.connect() as c:
+            ...     _ = c.ping()
+            ...     fresh.reset_requests()
+            ...     fresh.requests, fresh.request_total
+            ([], 1)
+        """
+        with self._records_lock:
+            return self._request_total
 
     def reset_requests(self) -> None:
         """Empty the request log.

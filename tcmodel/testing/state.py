@@ -22,13 +22,24 @@ from urllib.parse import urlencode
 import attrs
 
 from tcmodel.api import quote_param
+from tcmodel.testing._common import Blob, Client
 from tcmodel.testing._core import Clock, Service
+from tcmodel.testing.auth_service import AuthService
+from tcmodel.testing.hooks import HooksService
+from tcmodel.testing.index import IndexService
+from tcmodel.testing.notify import NotifyService
+from tcmodel.testing.objects import ObjectService
+from tcmodel.testing.purge_cache import PurgeCacheService
+from tcmodel.testing.queue import QueueService
+from tcmodel.testing.secrets import SecretsService
 
 __all__ = ["ANONYMOUS_SCOPES", "Blob", "BlobStore", "Client", "ClusterState", "Settings"]
 
 #: The default scopes of the ``anonymous`` role: public artifacts plus the
-#: read-only queue and index calls a real deployment lets anyone make.
-#: ``LocalCluster.add_role("anonymous", [...])`` replaces them.
+#: read-only calls a public deployment lets anyone make (the recorded v106
+#: services' anonymous role, also for services not emulated here: github,
+#: web, worker-manager). ``LocalCluster.add_role("anonymous", [...])``
+#: replaces them.
 ANONYMOUS_SCOPES: tuple[str, ...] = (
     "queue:get-artifact:public/*",
     "queue:get-task:*",
@@ -59,6 +70,18 @@ ANONYMOUS_SCOPES: tuple[str, ...] = (
     "queue:list-worker-types:*",
     "queue:list-workers:*",
     "queue:pending-count:*",
+    "github:get-badge:*",
+    "github:get-repository:*",
+    "github:latest-status:*",
+    "github:list-builds",
+    "web:read-pulse",
+    "worker-manager:get-worker-pool:*",
+    "worker-manager:get-worker:*",
+    "worker-manager:list-providers",
+    "worker-manager:list-worker-pool-errors:*",
+    "worker-manager:list-worker-pools",
+    "worker-manager:list-workers:*",
+    "worker-manager:should-worker-terminate:*",
 )
 
 
@@ -67,10 +90,14 @@ class Settings:
     """Tunables of the local cluster; the defaults are the real services'.
 
     ``max_page_size`` caps every paged listing (shrink it so tests page).
+    ``request_log_size`` is how many requests ``LocalCluster.requests``
+    keeps (the oldest are dropped; the per-entry counts are kept whole).
 
     Example:
         >>> Settings(max_page_size=10).max_page_size
         10
+        >>> Settings().request_log_size
+        10000
     """
 
     max_page_size: int = 1000
@@ -80,61 +107,10 @@ class Settings:
     claim_work_wait: float = 0.0  # real queue long-polls 20 s; 0 answers at once
     s3_presign_seconds: int = 1800
     object_geturl_seconds: int = 60
-
-
-@attrs.define
-class Client:
-    """A registered client: id, secret access token and scopes, plus what
-    auth's client API shows (times are cluster-clock seconds; ``None``
-    for ``created`` means "when the cluster started").
-
-    Example:
-        >>> Client("me", "t0k3n", ("queue:*",)).scopes
-        ('queue:*',)
-    """
-
-    client_id: str
-    access_token: str = attrs.field(repr=False)
-    scopes: tuple[str, ...] = ()
-    expires: float | None = None
-    description: str = ""
-    created: float | None = None
-    last_modified: float | None = None
-    last_rotated: float | None = None
-    delete_on_expiration: bool = False
-    disabled: bool = False
-
-
-@attrs.define
-class Blob:
-    """Bytes kept by the blob origin (the emulated S3 bucket).
-
-    ``data`` is stored as sent; with ``content_encoding="gzip"`` it is the
-    gzipped form and is served with that header, as S3 does. ``modified``
-    (cluster-clock seconds, set by :meth:`BlobStore.put` when not given) is
-    served as ``Last-Modified``; the ETag is the data's MD5, as S3's.
-
-    Example:
-        >>> Blob(b"hi", "text/plain").content_type
-        'text/plain'
-        >>> Blob(b"hi").etag
-        '"49f68a5c8493ec2c0bf489821c21fc3b"'
-    """
-
-    data: bytes = attrs.field(repr=False)
-    content_type: str = "application/binary"
-    content_encoding: str | None = None
-    modified: float | None = None
-
-    @property
-    def etag(self) -> str:
-        """The strong ETag S3 gives a simple upload: the quoted MD5 of the data.
-
-        Example:
-            >>> Blob(b"").etag
-            '"d41d8cd98f00b204e9800998ecf8427e"'
-        """
-        return '"' + hashlib.md5(self.data, usedforsecurity=False).hexdigest() + '"'
+    request_log_size: int = 10_000
+    #: An AMQP URL: the queue then publishes its Pulse messages there
+    #: (:mod:`tcmodel.testing.pulse`); ``None`` publishes nothing.
+    pulse_url: str | None = attrs.field(default=None, repr=False)  # holds a password
 
 
 class BlobStore:
@@ -157,6 +133,8 @@ class BlobStore:
         self.clock = clock
         self.base_url = ""
         self._blobs: dict[str, Blob] = {}
+        # key -> the blob's ETag, computed once when it is stored (not per GET)
+        self._etags: dict[str, str] = {}
         # keys readable without a presigned URL (the public bucket)
         self._public: set[str] = set()
         self._secret = secrets.token_bytes(32)
@@ -178,6 +156,25 @@ class BlobStore:
         if blob.modified is None:
             blob = attrs.evolve(blob, modified=self.clock.now())
         self._blobs[key] = blob
+        self._etags[key] = blob.etag
+
+    def etag(self, key: str) -> str | None:
+        """The ETag of the blob under ``key`` (its quoted MD5, computed once
+        when it was stored), or ``None``.
+
+        Example:
+            >>> bs = BlobStore(Clock())
+            >>> bs.put("k", Blob(b""))
+            >>> bs.etag("k"), bs.etag("missing")
+            ('"d41d8cd98f00b204e9800998ecf8427e"', None)
+        """
+        blob = self._blobs.get(key)
+        if blob is None:
+            return None
+        etag = self._etags.get(key)
+        if etag is None:
+            etag = self._etags[key] = blob.etag
+        return etag
 
     def get(self, key: str) -> Blob | None:
         """The blob under ``key``, or ``None``.
@@ -199,6 +196,7 @@ class BlobStore:
             True
         """
         self._blobs.pop(key, None)  # the key stays public or private
+        self._etags.pop(key, None)
 
     def set_public(self, key: str, public: bool = True) -> None:
         """Say whether ``key`` may be read without a presigned URL (keys
@@ -320,15 +318,6 @@ class ClusterState:
         settings: Settings | None = None,
         clock: Clock | None = None,
     ) -> None:
-        from tcmodel.testing.auth_service import AuthService
-        from tcmodel.testing.hooks import HooksService
-        from tcmodel.testing.index import IndexService
-        from tcmodel.testing.notify import NotifyService
-        from tcmodel.testing.objects import ObjectService
-        from tcmodel.testing.purge_cache import PurgeCacheService
-        from tcmodel.testing.queue import QueueService
-        from tcmodel.testing.secrets import SecretsService
-
         self.lock = threading.RLock()
         self.root_url = root_url
         self.settings = settings or Settings()
