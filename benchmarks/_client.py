@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._rss import peak_mib, reset_peak
+from benchmarks._rss import peak_mib, reset_peak, rss_mib
 
 #: What the import benchmark runs in a fresh interpreter (``{module}``):
 #: wall time of the import and the RSS afterwards.
@@ -44,16 +44,6 @@ print(wall, rss)
 """
 
 
-def _rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _measure(body: Callable[[], dict[str, float] | None]) -> dict[str, float]:
     """Run ``body`` once, with its wall time, CPU time and memory.
 
@@ -63,7 +53,7 @@ def _measure(body: Callable[[], dict[str, float] | None]) -> dict[str, float]:
     print("ready", flush=True)
     sys.stdin.readline()
     reset_peak()
-    before = _rss_mib()
+    before = rss_mib()
     cpu, wall = time.process_time(), time.perf_counter()
     extra = body() or {}
     wall = time.perf_counter() - wall
@@ -74,7 +64,7 @@ def _measure(body: Callable[[], dict[str, float] | None]) -> dict[str, float]:
         "cpu_s": cpu,
         "peak_rss_mib": peak,
         "rss_growth_mib": peak - before,
-        "kept_rss_mib": _rss_mib() - before,
+        "kept_rss_mib": rss_mib() - before,
         **extra,
     }
 

@@ -16,8 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-
+from tcmodel import _lazy
 from tcmodel._version import __version__
 
 TYPE_CHECKING = False  # (not importing typing saves milliseconds)
@@ -111,23 +110,12 @@ def __getattr__(name: str) -> Any:
     """Import a public name on first use (PEP 562), then keep it here; a
     submodule (``tcmodel.models``) is imported when first named, as it was
     when ``import tcmodel`` imported them all."""
-    module = _LAZY.get(name)
-    if module is None:
-        if not name.startswith("_"):
-            try:
-                return importlib.import_module(f"{__name__}.{name}")
-            except ModuleNotFoundError as e:
-                if e.name != f"{__name__}.{name}":
-                    raise
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _lazy.load(globals(), _LAZY, name, submodules=True)
 
 
 def __dir__() -> list[str]:
     """Every public name, imported or not (for ``dir()`` and tab completion)."""
-    return sorted({*globals(), *__all__})
+    return _lazy.names(globals(), __all__)
 
 
 __all__ = [

@@ -390,6 +390,15 @@ def test_cancel_without_scopes_is_an_auth_error(seeded: Seeded) -> None:
     assert "not-the-token" not in proc.stderr
 
 
+def test_an_error_line_shows_no_url_signature() -> None:
+    # Any error (not only tcmodel's, whose messages are redacted already)
+    # goes to stderr without the bewit or storage signature of a URL in it.
+    from tcmodel.cli import _one_line
+
+    line = _one_line(OSError("GET https://tc.example.com/a?bewit=c2VjcmV0&X-Amz-Signature=ab12"))
+    assert "c2VjcmV0" not in line and "ab12" not in line and "bewit=<redacted>" in line
+
+
 def test_unknown_task_is_not_found(seeded: Seeded) -> None:
     proc = seeded.tc("task", slug_id(), code=3)
     assert "ResourceNotFound" in proc.stderr and "Traceback" not in proc.stderr

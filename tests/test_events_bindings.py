@@ -146,6 +146,10 @@ def test_pulse_passwords_never_show_nor_get_pickled(monkeypatch: pytest.MonkeyPa
         True,
     )
     assert "s3cr3t" not in repr(Settings(pulse_url=url))
+    for refused in ("//a:s3cr3t-pw@pulse.example.com/", "a:s3cr3t-pw@pulse.example.com"):
+        with pytest.raises(tcmodel.ConfigurationError) as info:
+            PulseUrl.parse(refused)  # no amqp scheme: the message shows none of the URL
+        assert "s3" not in str(info.value)
     with tcmodel.Cluster.from_url("https://tc.example.com") as c:
         c.pulse_url = url
         assert c.pulse_url == url and "s3cr3t" not in repr(c)

@@ -61,7 +61,14 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Lo
         lc.reset_requests()
         nb = nbformat.read(NOTEBOOK, as_version=4)
         client = NotebookClient(
-            nb, kernel_name=KERNEL, timeout=120, resources={"metadata": {"path": str(tmp)}}
+            nb,
+            kernel_name=KERNEL,
+            timeout=120,
+            # a loaded machine may deliver a cell's output after its reply: wait for it,
+            # and fail rather than drop it (nbclient's default waits 4 s, then drops)
+            iopub_timeout=60,
+            raise_on_iopub_timeout=True,
+            resources={"metadata": {"path": str(tmp)}},
         )
         client.execute(env=env)  # raises CellExecutionError on any cell error
         yield nb, lc

@@ -118,7 +118,9 @@ def exit_status(error: BaseException) -> int:
 
 
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+    from tcmodel.errors import redact_url  # (no signature of a URL on stderr)
+
+    text = redact_url(" ".join(str(error).split())) or type(error).__name__
     return text if len(text) <= 400 else text[:397] + "..."
 
 

@@ -246,8 +246,8 @@ class PulseUrl:
             raise ConfigurationError("a Pulse URL must be a string")
         parts = urlsplit(url)
         if parts.scheme not in ("amqp", "amqps"):
-            shown = parts.scheme or url[:8]
-            raise ConfigurationError(f"a Pulse URL starts with amqp:// or amqps://, not {shown!r}")
+            shown = repr(parts.scheme) if parts.scheme else "a URL without one"  # (no password)
+            raise ConfigurationError(f"a Pulse URL starts with amqp:// or amqps://, not {shown}")
         tls = parts.scheme == "amqps"
         try:
             port = parts.port or (5671 if tls else 5672)

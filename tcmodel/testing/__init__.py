@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+from tcmodel import _lazy
 
 TYPE_CHECKING = False  # (not importing typing saves milliseconds)
 
@@ -46,14 +46,9 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first use, then keep it here."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _lazy.load(globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:
     """Every public name, imported or not."""
-    return sorted({*globals(), *__all__})
+    return _lazy.names(globals(), __all__)
