@@ -45,7 +45,7 @@ def test_every_referenced_exchange_is_in_the_table_with_the_same_key() -> None:
 
 def test_message_schemas_of_the_queue_exist() -> None:
     for e in queue:
-        assert (API_DIR / "schemas" / "queue" / e.schema).exists(), e.schema
+        assert (require_shared(API_DIR) / "schemas" / "queue" / e.schema).exists(), e.schema
 
 
 def test_patterns_put_wildcards_where_nothing_is_given() -> None:
