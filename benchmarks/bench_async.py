@@ -155,6 +155,25 @@ def median_ms(rounds: int, measure: Callable[[], Timing], *, warm_up: bool = Tru
     )
 
 
+def interleaved(rounds: int, contenders: dict[str, Callable[[], Timing]]) -> dict[str, Timing]:
+    """The median wall and CPU milliseconds of each contender, measured in
+    turns (one round of each, then the next), so that a slower spell of the
+    machine falls on every contender alike; a first turn is not counted."""
+    got: dict[str, list[Timing]] = {name: [] for name in contenders}
+    for turn in range(rounds + 1):
+        for name, measure in contenders.items():
+            timing = measure()
+            if turn:
+                got[name].append(timing)
+    return {
+        name: (
+            statistics.median(wall for wall, _ in timings) * 1000,
+            statistics.median(cpu for _, cpu in timings) * 1000,
+        )
+        for name, timings in got.items()
+    }
+
+
 class Clock:
     """Wall and process CPU time from ``start()`` to ``stop()``."""
 
@@ -209,23 +228,19 @@ def statuses(root_url: str, creds: Credentials, ids: list[str], rounds: int) -> 
                 c.task(i).status
             return clock.stop()
 
-    out = {
-        "tcmodel async, gathered": median_ms(rounds, lambda: timed_async(gathered, connect)),
-        f"tcmodel async, gathered, concurrency={len(ids)}": median_ms(
-            rounds, lambda: timed_async(gathered, connect_wide)
+    contenders: dict[str, Callable[[], Timing]] = {
+        "tcmodel async, gathered": lambda: timed_async(gathered, connect),
+        f"tcmodel async, gathered, concurrency={len(ids)}": lambda: timed_async(
+            gathered, connect_wide
         ),
-        "tcmodel sync loop": median_ms(rounds, sync_loop),
-        "tcmodel async, httpx's own pool": median_ms(
-            rounds, lambda: timed_async(gathered, connect_httpx_pool)
-        ),
-        "tcmodel bulk, cluster.tasks(ids) (1 request)": median_ms(
-            rounds, lambda: timed_async(bulk, connect)
-        ),
+        "tcmodel sync loop": sync_loop,
+        "tcmodel async, httpx's own pool": lambda: timed_async(gathered, connect_httpx_pool),
+        "tcmodel bulk, cluster.tasks(ids) (1 request)": lambda: timed_async(bulk, connect),
     }
     try:
         import taskcluster.aio
     except ImportError:
-        return out
+        return interleaved(rounds, contenders)
     options = {
         "rootUrl": root_url,
         "credentials": {"clientId": creds.client_id, "accessToken": creds.access_token},
@@ -246,11 +261,9 @@ def statuses(root_url: str, creds: Credentials, ids: list[str], rounds: int) -> 
 
     from aiohttp import TCPConnector  # taskcluster.aio's own dependency
 
-    out["taskcluster.aio, gathered"] = median_ms(rounds, lambda: official(None))
-    out[f"taskcluster.aio, gathered, {BOUND} connections"] = median_ms(
-        rounds, lambda: official(BOUND)
-    )
-    return out
+    contenders["taskcluster.aio, gathered"] = lambda: official(None)
+    contenders[f"taskcluster.aio, gathered, {BOUND} connections"] = lambda: official(BOUND)
+    return interleaved(rounds, contenders)
 
 
 def downloads(

@@ -12,12 +12,13 @@ opens one), at most ``size`` are in use at once (later requests wait for
 one, up to the request's pool timeout, then ``PoolTimeout``), and closing a
 response hands its connection back.
 
-In an asyncio loop, plain-HTTP connections are httpcore's HTTP/1.1
-connections on asyncio's own streams, with asyncio's timeouts (anyio's
-cancel scopes, checkpoints and locks cost a third of the client's work per
-request); TLS connections, and every connection under trio, are httpcore's
-own. httpcore and anyio are imported when the first async client is made,
-not with tcmodel.
+In an asyncio loop, connections (plain HTTP and TLS) are
+:class:`tcmodel._connection.AsyncioConnection`: httptools' parser on
+asyncio's own sockets, with asyncio's timeouts (httpcore's connection, h11,
+and anyio's cancel scopes, checkpoints and locks were two thirds of the
+client's work per request). Under trio, or where httptools is not installed,
+they are httpcore's own. httpcore and anyio are imported when the first
+async client is made, not with tcmodel.
 
 Example:
     >>> import asyncio, httpx
@@ -41,11 +42,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 if TYPE_CHECKING:
-    import asyncio
+    from typing import TypeAlias
 
     import httpcore
 
-    Connection = httpcore.AsyncHTTPConnection | httpcore.AsyncHTTP11Connection
+    from tcmodel._connection import AsyncioConnection, Resolver
+
+    Connection: TypeAlias = httpcore.AsyncHTTPConnection | AsyncioConnection
 
 __all__ = ["AsyncPool", "async_client", "ssl_context", "without_cookies"]
 
@@ -148,84 +151,15 @@ def _asyncio_running() -> bool:
     return asyncio is not None and asyncio._get_running_loop() is not None
 
 
-class _AsyncioStream:
-    """A connection for httpcore straight on asyncio's streams (what
-    httpcore's anyio backend does, without anyio's cancel scope per read
-    and write and its checkpoints: a third of the client's work per
-    request). Plain HTTP only: TLS connections use httpcore's own backend."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        import httpcore
-
-        try:
-            return await within(timeout, self._reader.read(max_bytes))
-        except TimeoutError:
-            raise httpcore.ReadTimeout("timed out reading") from None
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        import httpcore
-
-        if not buffer:
-            return
-        try:
-            self._writer.write(buffer)
-            await within(timeout, self._writer.drain())
-        except TimeoutError:
-            raise httpcore.WriteTimeout("timed out writing") from None
-        except (OSError, RuntimeError) as exc:  # RuntimeError: the transport is closed
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
-
-    async def aclose(self) -> None:
-        self._writer.close()
-
-    async def start_tls(self, *args: Any, **kwargs: Any) -> _AsyncioStream:
-        raise NotImplementedError("plain HTTP only")  # pragma: no cover - never asked
-
-    def get_extra_info(self, info: str) -> Any:
-        from httpcore._utils import is_socket_readable
-
-        if info == "is_readable":
-            sock = self._writer.get_extra_info("socket")
-            return self._reader.at_eof() or is_socket_readable(sock)
-        names = {"client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
-        return self._writer.get_extra_info(names[info]) if info in names else None
-
-
-class _AsyncioBackend:
-    """Opens :class:`_AsyncioStream` connections (as an httpcore network
-    backend would)."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> _AsyncioStream:
-        import asyncio
-
-        import httpcore
-
-        local = None if local_address is None else (local_address, 0)
-        try:
-            reader, writer = await within(
-                timeout, asyncio.open_connection(host, port, local_addr=local)
-            )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = writer.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return _AsyncioStream(reader, writer)
+@lru_cache(maxsize=1)
+def _asyncio_opener() -> Callable[..., Awaitable[Connection]] | None:
+    """:meth:`AsyncioConnection.open <tcmodel._connection.AsyncioConnection.open>`,
+    or ``None`` without httptools (a Python it has no wheel for)."""
+    try:
+        from tcmodel._connection import AsyncioConnection
+    except ImportError:
+        return None
+    return AsyncioConnection.open
 
 
 def _key(origin: httpcore.Origin) -> tuple[bytes, bytes, int]:
@@ -252,6 +186,7 @@ class AsyncPool:
         self._slots = anyio.Semaphore(size)
         self._idle: dict[tuple[bytes, bytes, int], list[Connection]] = {}
         self._open: set[Connection] = set()
+        self._resolver: Resolver | None = None  # host names looked up, once made
 
     async def __aenter__(self) -> AsyncPool:
         return self
@@ -340,26 +275,28 @@ class AsyncPool:
                 raise
 
     async def _connect(self, request: httpcore.Request) -> Connection:
-        """A new connection to the request's origin: over plain HTTP in an
-        asyncio loop, an HTTP/1.1 connection on asyncio's streams, opened
-        now (httpcore's connection wrapper, which opens on first use, would
-        add a lock to every request); otherwise httpcore's, opened on use."""
+        """A new connection to the request's origin: in an asyncio loop, a
+        :class:`tcmodel._connection.AsyncioConnection` (httptools' parser
+        on asyncio's sockets), opened now; otherwise (trio; httptools not
+        installed) httpcore's, opened on first use."""
         import httpcore
 
         origin = request.url.origin
-        if origin.scheme != b"http" or not _asyncio_running():
+        opener = _asyncio_opener() if _asyncio_running() else None
+        if opener is None:
             return httpcore.AsyncHTTPConnection(
                 origin, ssl_context=self._context, keepalive_expiry=KEEPALIVE_EXPIRY
             )
-        stream = await _AsyncioBackend().connect_tcp(
-            origin.host.decode("ascii"),
-            origin.port,
-            timeout=request.extensions.get("timeout", {}).get("connect"),
-        )
-        return httpcore.AsyncHTTP11Connection(
+        if self._resolver is None:
+            from tcmodel._connection import Resolver
+
+            self._resolver = Resolver()
+        return await opener(
             origin,
-            stream,  # type: ignore[arg-type]
             keepalive_expiry=KEEPALIVE_EXPIRY,
+            ssl_context=self._context,
+            timeout=request.extensions.get("timeout", {}).get("connect"),
+            resolver=self._resolver,
         )
 
     async def _alive(self, key: tuple[bytes, bytes, int]) -> Connection | None:

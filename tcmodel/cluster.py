@@ -139,7 +139,7 @@ class Cluster(Closing):
         ``download_deadline`` one attempt of a download (an hour), and
         ``max_answer_bytes`` the largest API answer read (16 MiB);
         ``concurrency`` bounds the requests in flight at once in one event
-        loop and the helpers of :mod:`tcmodel.concurrency` (16): see
+        loop and the helpers of :mod:`tcmodel.concurrency` (32): see
         :class:`~tcmodel.transport.Transport`.
 
         Example:

@@ -5,7 +5,7 @@ Ingestion, triage and bulk downloads need many requests that do not depend
 on each other: logs of failed tasks, artifact listings of runs, artifacts.
 Sending them one after the other wastes the round trips; sending them all at
 once opens as many connections and holds as many bodies in memory. These
-helpers run them with at most ``concurrency`` in flight (16 by default:
+helpers run them with at most ``concurrency`` in flight (32 by default:
 :data:`~tcmodel.transport.DEFAULT_CONCURRENCY`, or the cluster's
 ``transport.concurrency``), return the results in the order of the inputs,
 and raise the first error (the work not yet done is cancelled).

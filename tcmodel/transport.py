@@ -98,8 +98,10 @@ DEFAULT_DOWNLOAD_DEADLINE = 3600.0
 #: The largest API answer body read (bytes), by default: listings are paged.
 DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
 #: Requests in flight at once per event loop (the async client's connections),
-#: and operations :mod:`tcmodel.concurrency` runs at once, by default.
-DEFAULT_CONCURRENCY = 16
+#: and operations :mod:`tcmodel.concurrency` runs at once, by default (the most
+#: threads ``concurrent.futures`` starts by default; with 16, 50 gathered
+#: requests to a deployment 10 ms away went out in four waves).
+DEFAULT_CONCURRENCY = 32
 #: The longest ``continuationToken`` sent back (characters).
 MAX_TOKEN_LENGTH = 8 * 1024
 #: A clock correction smaller than this (seconds) is not worth a retry.
@@ -767,7 +769,7 @@ class Transport:
         >>> t
         <Transport 'https://tc.example.com' client_id='me'>
         >>> t.deadline, t.download_deadline, t.max_answer_bytes, t.concurrency
-        (120.0, 3600.0, 16777216, 16)
+        (120.0, 3600.0, 16777216, 32)
     """
 
     def __init__(

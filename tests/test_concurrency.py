@@ -225,7 +225,7 @@ def test_the_default_bound_is_the_clusters(seeded: tuple[LocalCluster, list[str]
 
     asyncio.run(main())
     assert most_at_once(spans) == 2
-    assert tcmodel.transport.Transport("https://tc.example.com").concurrency == 16
+    assert tcmodel.transport.Transport("https://tc.example.com").concurrency == 32
 
 
 def test_the_async_pool_keeps_at_most_its_size_in_flight(

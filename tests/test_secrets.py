@@ -271,7 +271,8 @@ def test_nothing_leaks_at_debug_async(stub: HTTPStub, debug_logs: pytest.LogCapt
     errors = asyncio.run(main())
     assert len(stub.requests) == 5
     leaks.add_headers(stub)
-    assert {"httpx", "httpcore.http11"} <= {r.name for r in debug_logs.records}
+    # asyncio's connections (tcmodel._connection) log nothing per request; httpx logs each one
+    assert "httpx" in {r.name for r in debug_logs.records}
     for err in errors:
         leaks.exception(err)
     leaks.records(debug_logs.records)
