@@ -7,10 +7,11 @@ region: the local cluster's ``delay`` fault, in a child process of its own).
 1. 50 concurrent status loads (``await task.astatus()`` on 50 fresh handles,
    gathered) against ``taskcluster.aio.Queue.status`` gathered and against
    tcmodel's sync loop (``task.status`` one after the other); tcmodel keeps
-   at most ``concurrency`` requests in flight per event loop (16 by
-   default), aiohttp's session 100, so each is also measured with the
-   other's bound (tcmodel with ``concurrency=50``, ``taskcluster.aio`` with
-   a 16-connection ``aiohttp.TCPConnector``). For reference, the same 50
+   at most ``concurrency`` requests in flight per event loop (32 by
+   default), aiohttp's session 100, so each is also measured with another
+   bound (tcmodel with ``concurrency=50``, ``taskcluster.aio`` with a
+   16-connection ``aiohttp.TCPConnector``). The contenders are measured in
+   turns, round after round, so that a slow spell falls on all alike. For reference, the same 50
    statuses in bulk (``cluster.tasks(ids)``: one request) and through a
    plain ``httpx.AsyncClient`` with httpx's own pool (what tcmodel used
    before its own pool).
@@ -29,32 +30,27 @@ work (on 2 cores, the client's and the server's Python compete), not
 waiting, and concurrency can only overlap one side's work with the other's.
 Run: ``python benchmarks/bench_async.py [rounds]``.
 
-Figures, 2 cores shared with other jobs (load ~2.5; wall times vary by half
-from run to run, the client CPU time, in brackets, much less), median ms,
-before → after the async path was trimmed (mohawk's MAC functions without
-its Sender's debug formatting, asyncio's own timeouts and streams, no
-cookie jar):
+Figures on a quiet 2-core machine, median ms of 9 → 11 rounds (client CPU in
+brackets), with httpcore's connections (h11) in the pool → with
+:mod:`tcmodel._connection`'s (httptools) and a default bound of 32:
 
 ================================  =====================  =====================
 50 status loads                   no added latency       10 ms per GET
 ================================  =====================  =====================
-tcmodel async, gathered (16)      77 (69) → 54 (36)      98 (81) → 84 (54)
-tcmodel async, concurrency=50     94 (59) → 80 (50)      100 (85) → 90 (49)
-tcmodel sync loop                 56 (37) → 57 (38)      658 (99) → 625 (77)
-taskcluster.aio, gathered         49–90 (25–30)          66–73 (25–37)
-taskcluster.aio, 16 connections   37–39 (19–21)          64–65 (23–28)
-bulk, ``cluster.tasks(ids)``      5–7                    4–6
+tcmodel async, gathered           41 (37) → 43 (32)      74 (55) → 51 (30)
+tcmodel async, concurrency=50     59 (46) → 58 (40)      71 (53) → 62 (36)
+tcmodel sync loop                 60 (42) → 54 (39)      611 (66) → 632 (77)
+taskcluster.aio, gathered         62 (34) → 51 (31)      60 (32) → 56 (31)
+taskcluster.aio, 16 connections   44 (28) → 35 (25)      58 (22) → 65 (28)
+bulk, ``cluster.tasks(ids)``      5 → 4                  5 → 4
 ================================  =====================  =====================
 
-200 downloads of 1 MiB: with 10 ms per GET, ``gather_limited(16)`` 1.30 →
-0.88 s against 6.0 / 5.3 s one after the other (4.6× → 6.0×); without added
-latency the two cores are the bound: 1.28 → 0.92 s bounded against 1.3 /
-0.9 s sequential (client CPU 1.09 → 0.75 s). Under heavier load (7–9 on the
-2 cores) the async path has measured 40–200 ms for the 50 statuses, the sync
-loop 58–390 ms, ``taskcluster.aio`` 45–235 ms. With 10 ms per GET, tcmodel's
-default bound of 16 connections per event loop costs it against
-``taskcluster.aio``'s 100 (four waves of requests instead of one); with
-``concurrency=50`` the client's CPU time becomes the bound instead.
+(Before, tcmodel's default bound was 16.)
+200 downloads of 1 MiB, ``gather_limited(16)``: with 10 ms per GET 0.91 →
+0.48 s against 5.6 / 5.1 s one after the other (6× → 11×); without added
+latency 0.88 → 0.45 s (client CPU 0.85 → 0.44 s), against 0.66 / 0.58 s for
+the sync loop: client and server share the two cores. Wall times vary by a
+fifth from run to run; the client CPU much less.
 """
 
 from __future__ import annotations

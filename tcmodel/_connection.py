@@ -109,8 +109,9 @@ class _Exchange(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.parser is not None and not self.complete:
-            if self.until_eof and self.headers_done is not None and self.headers_done.done():
-                self.on_message_complete()  # a body that ends with the connection
+            ended = exc is None and self.headers_done is not None and self.headers_done.done()
+            if self.until_eof and ended:
+                self.on_message_complete()  # a body that ends with the connection (not reset)
             else:
                 what = "a complete answer" if self.status else "an answer"
                 self._fail(

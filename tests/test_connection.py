@@ -17,7 +17,9 @@ import contextlib
 import hashlib
 import json
 import random
+import socket
 import ssl
+import struct
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -64,7 +66,7 @@ class Step:
     keep the connection for more requests, close it, or hang (say nothing more)."""
 
     data: bytes
-    then: Literal["keep", "close", "hang"] = "keep"
+    then: Literal["keep", "close", "hang", "reset"] = "keep"
 
 
 @dataclass
@@ -175,6 +177,12 @@ def scripted(*steps: Step) -> Handler:
             writer.write(step.data)
             await writer.drain()
             if step.then == "close":
+                return
+            if step.then == "reset":  # once the client has had the bytes: RST, not FIN
+                await asyncio.sleep(0.05)
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()
                 return
             if step.then == "hang":
                 await asyncio.Event().wait()
@@ -330,6 +338,17 @@ def test_a_body_cut_short_is_a_remote_protocol_error_and_the_connection_is_not_r
     response, accepted = run(main())
     assert response.content == b"whole"
     assert accepted == 2
+
+
+def test_a_body_that_ends_with_the_connection_is_cut_short_by_a_reset() -> None:
+    async def main() -> tuple[int, str | None]:
+        async with client_of(Step(answer(b"part", length=False), "reset")) as (server, client):
+            async with client.stream("GET", server.url) as response:
+                with pytest.raises(httpx.RemoteProtocolError, match="complete answer"):
+                    await response.aread()
+            return response.status_code, response.headers.get("content-length")
+
+    assert run(main()) == (200, None)  # an answer with no length, its end never came
 
 
 def test_a_body_cut_short_is_a_typed_error_through_a_cluster_call() -> None:
