@@ -1,37 +1,36 @@
-"""HTTP/1.1 connections for the async pool in an asyncio event loop: an
+"""HTTP/1.1 connections for the async client in an asyncio event loop: an
 ``asyncio.Protocol`` whose answers are parsed by httptools (llhttp, in C),
-with the interface httpcore's own connections offer the pool
-(:mod:`tcmodel._pool`): ``handle_async_request``, ``is_idle``,
-``has_expired``, ``aclose``, httpcore's requests, answers and errors (which
-httpx turns into its own).
+taking httpx's requests and giving httpx's answers and errors straight to
+the pool (:mod:`tcmodel._pool`), which serves them to ``httpx.AsyncClient``
+as its transport.
 
 httpcore's HTTP/1.1 connection parses with h11 in Python and reads through
-a stream, a lock and a trace call per event; at 50 concurrent requests that
-was half of the client's work per request. Here the event loop hands the
-bytes straight to the parser, which calls back once per header, body chunk
-and end of answer.
+a stream, a lock and a trace call per event, and httpx's transport turns
+each request and answer into httpcore's and back; at 50 concurrent requests
+that was two thirds of the client's work per request. Here the event loop
+hands the bytes straight to the parser, which calls back once per header,
+body chunk and end of answer.
 
 What it keeps from httpcore's: one request at a time, a connection reused
 only after a complete answer the server did not mark ``Connection: close``,
 a body read as it arrives (reading pauses past :data:`HIGH_WATER` bytes not
-yet taken), the request's connect, read, write timeouts, an error typed like
-httpcore's (``ConnectError``, ``ReadTimeout``, ``RemoteProtocolError``…), and
-the ``trace`` extension's ``http11.receive_response_headers.complete``
-event (what tcmodel's transport listens for).
+yet taken), the request's connect, read, write timeouts, httpx's errors
+(``ConnectError``, ``ReadTimeout``, ``RemoteProtocolError``…), the
+answer's ``network_stream`` extension, and the ``trace`` extension's
+``http11.receive_response_headers.complete`` event (what tcmodel's
+transport listens for).
 
 Example:
-    >>> import asyncio, httpcore
+    >>> import asyncio
     >>> async def ping() -> tuple[int, bool]:
-    ...     origin = httpcore.URL(lc.root_url).origin
-    ...     connection = await AsyncioConnection.open(origin, keepalive_expiry=5.0)
-    ...     host = lc.root_url.split("//")[1].encode()
-    ...     answer = await connection.handle_async_request(httpcore.Request(
-    ...         "GET", f"{lc.root_url}/api/queue/v1/ping", headers=[(b"Host", host)]))
+    ...     url = httpx.URL(f"{lc.root_url}/api/queue/v1/ping")
+    ...     connection = await AsyncioConnection.open(origin_of(url), keepalive_expiry=5.0)
+    ...     answer = await connection.handle_async_request(httpx.Request("GET", url))
     ...     await answer.aread()
     ...     await answer.aclose()
     ...     reusable = connection.is_idle()
     ...     await connection.aclose()
-    ...     return answer.status, reusable
+    ...     return answer.status_code, reusable
     >>> asyncio.run(ping())
     (200, True)
 """
@@ -44,19 +43,37 @@ import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
 import httptools
+import httpx
 
 from tcmodel._pool import within
 
-__all__ = ["HIGH_WATER", "AsyncioConnection", "Resolver"]
+__all__ = ["HIGH_WATER", "AsyncioConnection", "Origin", "Resolver", "origin_of"]
 
 #: Bytes of an answer's body held unread before the connection stops
 #: reading from its socket (it reads on once a quarter of them is left).
 HIGH_WATER = 256 * 1024
+
+
+#: An origin: scheme, host (as in the URL) and port.
+Origin = tuple[bytes, bytes, int]
+
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+
+
+def origin_of(url: httpx.URL) -> Origin:
+    """The origin of ``url``: what a connection serves.
+
+    Example:
+        >>> origin_of(httpx.URL("https://tc.example.com/api/queue/v1/ping"))
+        (b'https', b'tc.example.com', 443)
+    """
+    scheme = url.raw_scheme
+    return (scheme, url.raw_host, url.port or _DEFAULT_PORTS.get(scheme, 80))
 
 
 class _Exchange(asyncio.Protocol):
@@ -82,7 +99,7 @@ class _Exchange(asyncio.Protocol):
         self.buffered = 0
         self.complete = False
         self.keep_alive = False
-        self.failure: httpcore.NetworkError | httpcore.ProtocolError | None = None
+        self.failure: httpx.TransportError | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.until_eof = False
 
@@ -94,13 +111,13 @@ class _Exchange(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.parser is None or self.complete:
             # bytes no request asked for: the connection can't be trusted
-            self._fail(httpcore.RemoteProtocolError("the server sent data no request asked for"))
+            self._fail(httpx.RemoteProtocolError("the server sent data no request asked for"))
             self._close()
             return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(httpcore.RemoteProtocolError(f"malformed answer: {exc}"))
+            self._fail(httpx.RemoteProtocolError(f"malformed answer: {exc}"))
             self._close()
 
     def eof_received(self) -> bool:
@@ -115,7 +132,7 @@ class _Exchange(asyncio.Protocol):
             else:
                 what = "a complete answer" if self.status else "an answer"
                 self._fail(
-                    httpcore.RemoteProtocolError(f"the server closed the connection before {what}")
+                    httpx.RemoteProtocolError(f"the server closed the connection before {what}")
                 )
         if self.drained is not None and not self.drained.done():
             self.drained.set_result(None)
@@ -177,7 +194,7 @@ class _Exchange(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    def _fail(self, failure: httpcore.NetworkError | httpcore.ProtocolError) -> None:
+    def _fail(self, failure: httpx.TransportError) -> None:
         if self.failure is None:
             self.failure = failure
         if self.headers_done is not None and not self.headers_done.done():
@@ -268,10 +285,10 @@ class AsyncioConnection:
     opened with :meth:`open`.
 
     Example:
-        >>> import asyncio, httpcore
+        >>> import asyncio
         >>> async def idle() -> tuple[bool, bool]:
         ...     connection = await AsyncioConnection.open(
-        ...         httpcore.URL(lc.root_url).origin, keepalive_expiry=5.0)
+        ...         origin_of(httpx.URL(lc.root_url)), keepalive_expiry=5.0)
         ...     fresh = connection.is_idle()
         ...     await connection.aclose()
         ...     return fresh, connection.has_expired()
@@ -281,7 +298,7 @@ class AsyncioConnection:
 
     def __init__(
         self,
-        origin: httpcore.Origin,
+        origin: Origin,
         transport: asyncio.Transport,
         exchange: _Exchange,
         keepalive_expiry: float,
@@ -297,7 +314,7 @@ class AsyncioConnection:
     @classmethod
     async def open(
         cls,
-        origin: httpcore.Origin,
+        origin: Origin,
         *,
         keepalive_expiry: float,
         ssl_context: ssl.SSLContext | None = None,
@@ -305,60 +322,62 @@ class AsyncioConnection:
         resolver: Resolver | None = None,
     ) -> AsyncioConnection:
         """A connection to ``origin`` (TLS with ``ssl_context`` for https),
-        open within ``timeout`` seconds (``httpcore.ConnectTimeout``), else
-        ``httpcore.ConnectError``; its host's addresses come from
+        open within ``timeout`` seconds (``httpx.ConnectTimeout``), else
+        ``httpx.ConnectError``; its host's addresses come from
         ``resolver`` (each tried in turn), else from asyncio's own lookup.
 
         Example:
-            >>> import asyncio, httpcore
+            >>> import asyncio
             >>> asyncio.run(AsyncioConnection.open(
-            ...     httpcore.URL("http://127.0.0.1:1/").origin, keepalive_expiry=5.0))
+            ...     origin_of(httpx.URL("http://127.0.0.1:1/")), keepalive_expiry=5.0))
             Traceback (most recent call last):
             ...
-            httpcore.ConnectError: ...
+            httpx.ConnectError: ...
         """
-        host = origin.host.decode("ascii")
-        tls = ssl_context if origin.scheme == b"https" else None
+        scheme, raw_host, port = origin
+        host = raw_host.decode("ascii")
+        tls = ssl_context if scheme == b"https" else None
         loop = asyncio.get_running_loop()
-        where = f"{host}:{origin.port}"
+        where = f"{host}:{port}"
 
         async def connect() -> tuple[asyncio.BaseTransport, _Exchange]:
             if resolver is None:
                 return await loop.create_connection(
-                    _Exchange, host, origin.port, ssl=tls, server_hostname=host if tls else None
+                    _Exchange, host, port, ssl=tls, server_hostname=host if tls else None
                 )
-            addresses = await resolver.addresses(host, origin.port)
-            for n, (address, port) in enumerate(addresses, 1):
+            addresses = await resolver.addresses(host, port)
+            for n, (address, to) in enumerate(addresses, 1):
                 try:
                     return await loop.create_connection(
-                        _Exchange, address, port, ssl=tls, server_hostname=host if tls else None
+                        _Exchange, address, to, ssl=tls, server_hostname=host if tls else None
                     )
                 except OSError:
                     if n == len(addresses):
-                        resolver.forget(host, origin.port)  # perhaps it moved: ask again next time
+                        resolver.forget(host, port)  # perhaps it moved: ask again next time
                         raise
             raise OSError(f"no address for {where}")  # pragma: no cover - getaddrinfo raises first
 
         try:
             transport, exchange = await within(timeout, connect())
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {where}") from None
+            raise httpx.ConnectTimeout(f"timed out connecting to {where}") from None
         except (OSError, ssl.SSLError) as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         assert isinstance(transport, asyncio.Transport)
         return cls(origin, transport, exchange, keepalive_expiry)
 
     def __repr__(self) -> str:
         state = "busy" if self._busy else "idle" if self.is_idle() else "closed"
-        return f"<AsyncioConnection {self._origin} {state}>"
+        scheme, host, port = (p.decode() if isinstance(p, bytes) else p for p in self._origin)
+        return f"<AsyncioConnection {scheme}://{host}:{port} {state}>"
 
-    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+    def can_handle_request(self, origin: Origin) -> bool:
         """Whether requests to ``origin`` may use this connection.
 
         Example:
-            >>> import asyncio, httpcore
+            >>> import asyncio
             >>> async def same() -> bool:
-            ...     origin = httpcore.URL(lc.root_url).origin
+            ...     origin = origin_of(httpx.URL(lc.root_url))
             ...     async with await AsyncioConnection.open(origin, keepalive_expiry=5.0) as c:
             ...         return c.can_handle_request(origin)
             >>> asyncio.run(same())
@@ -403,9 +422,9 @@ class AsyncioConnection:
         extension.
 
         Example:
-            >>> import asyncio, httpcore
+            >>> import asyncio
             >>> async def where() -> str:
-            ...     origin = httpcore.URL(lc.root_url).origin
+            ...     origin = origin_of(httpx.URL(lc.root_url))
             ...     async with await AsyncioConnection.open(origin, keepalive_expiry=5.0) as c:
             ...         return c.get_extra_info("server_addr")[0]
             >>> asyncio.run(where())
@@ -427,27 +446,38 @@ class AsyncioConnection:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+    async def handle_async_request(
+        self, request: httpx.Request, give_back: Callable[[], Awaitable[None]] | None = None
+    ) -> httpx.Response:
         """Send ``request`` and wait for the answer's status and headers;
-        its body is read as it is iterated. ``httpcore.ConnectionNotAvailable``
-        if the connection is busy or closed.
+        its body is read as it is iterated, and closing it calls
+        ``give_back`` (the pool takes the connection back).
+        ``httpcore.ConnectionNotAvailable`` if the connection is busy or
+        closed.
 
         Example:
-            >>> AsyncioConnection.handle_async_request.__name__
-            'handle_async_request'
+            >>> import asyncio
+            >>> async def ping() -> tuple[int, bytes]:
+            ...     url = httpx.URL(f"{lc.root_url}/api/queue/v1/ping")
+            ...     opened = AsyncioConnection.open(origin_of(url), keepalive_expiry=5.0)
+            ...     async with await opened as c:
+            ...         answer = await c.handle_async_request(httpx.Request("GET", url))
+            ...         return answer.status_code, (await answer.aread())[:13]
+            >>> asyncio.run(ping())
+            (200, b'{"alive":true')
         """
         exchange = self._exchange
         if self._busy or not self._reusable or exchange.closed:
             raise httpcore.ConnectionNotAvailable()
         self._busy = True
         self._idle_until = None
-        exchange.reset(head=request.method == b"HEAD")
+        exchange.reset(head=request.method == "HEAD")
         exchange.parser = httptools.HttpResponseParser(exchange)
         exchange.headers_done = asyncio.get_running_loop().create_future()
         timeouts = request.extensions.get("timeout", {})
         try:
             await self._send(request, timeouts.get("write"))
-        except httpcore.WriteError:
+        except httpx.WriteError:
             # a server may answer (a 413, say) and close before taking the whole body: that
             # answer is the one to give (as httpcore's connection does)
             if not exchange.status:
@@ -455,15 +485,15 @@ class AsyncioConnection:
         try:
             await within(timeouts.get("read"), exchange.headers_done)
         except TimeoutError:
-            raise httpcore.ReadTimeout("timed out waiting for the answer") from None
+            raise httpx.ReadTimeout("timed out waiting for the answer") from None
         trace = request.extensions.get("trace")
         if trace is not None:
             head = (b"HTTP/1.1", exchange.status, exchange.reason, exchange.headers)
             await trace("http11.receive_response_headers.complete", {"return_value": head})
-        return httpcore.Response(
-            status=exchange.status,
+        return httpx.Response(
+            status_code=exchange.status,
             headers=exchange.headers,
-            content=_Body(self, timeouts.get("read")),
+            stream=_Body(self, timeouts.get("read"), give_back),
             extensions={
                 "http_version": b"HTTP/1.1",
                 "reason_phrase": exchange.reason,
@@ -471,12 +501,13 @@ class AsyncioConnection:
             },
         )
 
-    async def _send(self, request: httpcore.Request, timeout: float | None) -> None:
+    async def _send(self, request: httpx.Request, timeout: float | None) -> None:
         """Write the request line, headers and body (chunked if the headers
         say so), waiting whenever the socket's buffer is full."""
         chunked = False
-        head = [request.method, b" ", request.url.target, b" HTTP/1.1\r\n"]
-        for name, value in request.headers:
+        method = request.method.encode("ascii")
+        head = [method, b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
             head += (name, b": ", value, b"\r\n")
             if value.lower() == b"chunked" and name.lower() == b"transfer-encoding":
                 chunked = True
@@ -493,7 +524,7 @@ class AsyncioConnection:
     async def _write(self, data: bytes, timeout: float | None) -> None:
         exchange = self._exchange
         if exchange.closed or self._transport.is_closing():
-            raise httpcore.WriteError("the connection was closed")
+            raise httpx.WriteError("the connection was closed")
         self._transport.write(data)
         if not exchange.paused_writing:
             return
@@ -501,9 +532,9 @@ class AsyncioConnection:
         try:
             await within(timeout, exchange.drained)
         except TimeoutError:
-            raise httpcore.WriteTimeout("timed out writing the request") from None
+            raise httpx.WriteTimeout("timed out writing the request") from None
         if exchange.closed:
-            raise httpcore.WriteError("the connection was closed")
+            raise httpx.WriteError("the connection was closed")
 
     def _release(self) -> None:
         """The answer is done with: the connection is reusable if the
@@ -530,13 +561,19 @@ async def _pieces(stream: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterat
             yield piece
 
 
-class _Body:
-    """An answer's body: its chunks as they arrive; closing it hands the
-    connection back (closed unless the answer was read whole)."""
+class _Body(httpx.AsyncByteStream):
+    """An answer's body: its chunks as they arrive; closing it releases the
+    connection (closed unless the answer was read whole) and hands it back."""
 
-    def __init__(self, connection: AsyncioConnection, timeout: float | None) -> None:
+    def __init__(
+        self,
+        connection: AsyncioConnection,
+        timeout: float | None,
+        give_back: Callable[[], Awaitable[None]] | None,
+    ) -> None:
         self._connection = connection
         self._timeout = timeout
+        self._give_back = give_back
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -549,7 +586,7 @@ class _Body:
                     exchange.transport.resume_reading()
                 yield chunk
                 continue
-            if exchange.complete:  # whole, whatever came after it (that only ends the connection)
+            if exchange.complete:  # (before a failure: bytes after a whole answer spoil nothing)
                 return
             if exchange.failure is not None:
                 raise exchange.failure
@@ -557,9 +594,11 @@ class _Body:
             try:
                 await within(self._timeout, exchange.waiter)
             except TimeoutError:
-                raise httpcore.ReadTimeout("timed out reading the answer") from None
+                raise httpx.ReadTimeout("timed out reading the answer") from None
 
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
             self._connection._release()
+            if self._give_back is not None:
+                await self._give_back()

@@ -50,10 +50,14 @@ if TYPE_CHECKING:
 
     Connection: TypeAlias = httpcore.AsyncHTTPConnection | AsyncioConnection
 
-__all__ = ["AsyncPool", "async_client", "ssl_context", "without_cookies"]
+__all__ = ["AsyncPool", "AsyncioTransport", "async_client", "ssl_context", "without_cookies"]
 
 T = TypeVar("T", httpx.Client, httpx.AsyncClient)
 T_ = TypeVar("T_")
+Answer = TypeVar("Answer")
+#: Where idle connections wait: whether they are AsyncioConnections, and their
+#: origin (scheme, host, port).
+_Key = tuple[bool, bytes, bytes, int]
 
 #: Seconds an idle connection is kept open (httpx's default).
 KEEPALIVE_EXPIRY = 5.0
@@ -110,10 +114,58 @@ def async_client(size: int, **options: Any) -> httpx.AsyncClient:
     """
     verify = options.setdefault("verify", ssl_context())
     options["limits"] = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=options["limits"])
     context = verify if isinstance(verify, ssl.SSLContext) else ssl_context()
-    transport._pool = AsyncPool(size, context)  # type: ignore[assignment]
+    pool = AsyncPool(size, context)
+    transport: httpx.AsyncBaseTransport
+    if _asyncio_running() and _asyncio_opener() is not None:
+        transport = AsyncioTransport(pool)
+    else:  # httpcore's connections, behind httpx's own transport
+        transport = httpx.AsyncHTTPTransport(verify=verify, limits=options["limits"])
+        transport._pool = pool  # type: ignore[assignment]
     return without_cookies(httpx.AsyncClient(transport=transport, **options))
+
+
+class AsyncioTransport(httpx.AsyncBaseTransport):
+    """The transport of an async client made in an asyncio loop: requests go
+    to ``pool`` as they are (:meth:`AsyncPool.send`), without httpx's
+    conversions to httpcore's requests and answers and back.
+
+    Example:
+        >>> import asyncio
+        >>> async def kind() -> str:
+        ...     async with async_client(2) as client:
+        ...         return type(client._transport).__name__
+        >>> asyncio.run(kind())
+        'AsyncioTransport'
+    """
+
+    def __init__(self, pool: AsyncPool) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the pool.
+
+        Example:
+            >>> import asyncio
+            >>> async def ping() -> int:
+            ...     async with AsyncioTransport(AsyncPool(1, ssl_context())) as transport:
+            ...         url = f"{lc.root_url}/api/queue/v1/ping"
+            ...         answer = await transport.handle_async_request(httpx.Request("GET", url))
+            ...         await answer.aclose()
+            ...         return answer.status_code
+            >>> asyncio.run(ping())
+            200
+        """
+        return await self._pool.send(request)
+
+    async def aclose(self) -> None:
+        """Close the pool's connections.
+
+        Example:
+            >>> import asyncio
+            >>> asyncio.run(AsyncioTransport(AsyncPool(1, ssl_context())).aclose())
+        """
+        await self._pool.aclose()
 
 
 async def within(seconds: float | None, work: Awaitable[T_]) -> T_:
@@ -162,10 +214,6 @@ def _asyncio_opener() -> Callable[..., Awaitable[Connection]] | None:
     return AsyncioConnection.open
 
 
-def _key(origin: httpcore.Origin) -> tuple[bytes, bytes, int]:
-    return (origin.scheme, origin.host, origin.port)
-
-
 class AsyncPool:
     """At most ``size`` HTTP/1.1 connections in use at once, reused while
     alive (see the module's description); what ``httpx.AsyncHTTPTransport``
@@ -184,7 +232,7 @@ class AsyncPool:
         self.size = size
         self._context = context
         self._slots = anyio.Semaphore(size)
-        self._idle: dict[tuple[bytes, bytes, int], list[Connection]] = {}
+        self._idle: dict[_Key, list[Connection]] = {}
         self._open: set[Connection] = set()
         self._resolver: Resolver | None = None  # host names looked up, once made
 
@@ -206,8 +254,9 @@ class AsyncPool:
             await connection.aclose()
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        """Send ``request`` on a free connection; the connection is handed
-        back when the response is closed.
+        """Send ``request`` (httpcore's) on a free connection of httpcore's
+        (see :func:`async_client` for when); the connection is handed back
+        when the response is closed.
 
         Example:
             >>> import asyncio, httpcore
@@ -224,10 +273,22 @@ class AsyncPool:
         """
         import httpcore
 
-        key = _key(request.url.origin)
-        await self._acquire(request)
+        origin = request.url.origin
+        key = (False, origin.scheme, origin.host, origin.port)
+        timeouts = request.extensions.get("timeout", {})
+        await self._acquire(timeouts.get("pool"), httpcore.PoolTimeout)
+
+        async def connect() -> Connection:
+            return httpcore.AsyncHTTPConnection(
+                origin, ssl_context=self._context, keepalive_expiry=KEEPALIVE_EXPIRY
+            )
+
+        async def handle(connection: Connection) -> httpcore.Response:
+            assert isinstance(connection, httpcore.AsyncHTTPConnection)
+            return await connection.handle_async_request(request)
+
         try:
-            connection, response = await self._send(request, key)
+            connection, response = await self._send(key, connect, handle)
         except BaseException:
             self._slots.release()
             raise
@@ -238,10 +299,59 @@ class AsyncPool:
             extensions=response.extensions,
         )
 
-    async def _acquire(self, request: httpcore.Request) -> None:
-        """Take a slot: at once when one is free, else within the pool timeout."""
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` (httpx's) on a free
+        :class:`~tcmodel._connection.AsyncioConnection` (opened now if none
+        is idle; asyncio only); the connection is handed back when the
+        response is closed.
+
+        Example:
+            >>> import asyncio
+            >>> async def ping() -> int:
+            ...     async with AsyncPool(2, ssl_context()) as pool:
+            ...         url = f"{lc.root_url}/api/queue/v1/ping"
+            ...         answer = await pool.send(httpx.Request("GET", url))
+            ...         await answer.aread()
+            ...         await answer.aclose()
+            ...         return answer.status_code
+            >>> asyncio.run(ping())
+            200
+        """
+        from tcmodel._connection import AsyncioConnection, Resolver, origin_of
+
+        origin = origin_of(request.url)
+        key = (True, *origin)
+        timeouts = request.extensions.get("timeout", {})
+        await self._acquire(timeouts.get("pool"), httpx.PoolTimeout)
+        if self._resolver is None:
+            self._resolver = Resolver()
+        resolver = self._resolver
+
+        async def connect() -> Connection:
+            return await AsyncioConnection.open(
+                origin,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+                ssl_context=self._context,
+                timeout=timeouts.get("connect"),
+                resolver=resolver,
+            )
+
+        def handle(connection: Connection) -> Awaitable[httpx.Response]:
+            assert isinstance(connection, AsyncioConnection)
+            return connection.handle_async_request(
+                request, lambda: self._give_back(connection, key)
+            )
+
+        try:
+            return (await self._send(key, connect, handle))[1]
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _acquire(self, timeout: float | None, error: type[Exception]) -> None:
+        """Take a slot: at once when one is free, else within ``timeout``
+        (then ``error``: httpcore's or httpx's ``PoolTimeout``)."""
         import anyio
-        import httpcore
 
         try:
             self._slots.acquire_nowait()
@@ -249,23 +359,28 @@ class AsyncPool:
         except anyio.WouldBlock:
             pass
         try:
-            await within(request.extensions.get("timeout", {}).get("pool"), self._slots.acquire())
+            await within(timeout, self._slots.acquire())
         except TimeoutError:
-            raise httpcore.PoolTimeout(f"no connection of {self.size} became free") from None
+            raise error(f"no connection of {self.size} became free") from None
 
     async def _send(
-        self, request: httpcore.Request, key: tuple[bytes, bytes, int]
-    ) -> tuple[Connection, httpcore.Response]:
+        self,
+        key: _Key,
+        connect: Callable[[], Awaitable[Connection]],
+        handle: Callable[[Connection], Awaitable[Answer]],
+    ) -> tuple[Connection, Answer]:
+        """``handle`` the request on the latest idle connection to ``key``
+        that is alive, or on a new one from ``connect``."""
         import httpcore
 
         while True:
             connection = await self._alive(key)
             fresh = connection is None
             if connection is None:
-                connection = await self._connect(request)
+                connection = await connect()
                 self._open.add(connection)
             try:
-                return connection, await connection.handle_async_request(request)
+                return connection, await handle(connection)
             except httpcore.ConnectionNotAvailable:  # it went away meanwhile: another one
                 await self._drop(connection)
                 if fresh:
@@ -274,32 +389,7 @@ class AsyncPool:
                 await self._drop(connection)
                 raise
 
-    async def _connect(self, request: httpcore.Request) -> Connection:
-        """A new connection to the request's origin: in an asyncio loop, a
-        :class:`tcmodel._connection.AsyncioConnection` (httptools' parser
-        on asyncio's sockets), opened now; otherwise (trio; httptools not
-        installed) httpcore's, opened on first use."""
-        import httpcore
-
-        origin = request.url.origin
-        opener = _asyncio_opener() if _asyncio_running() else None
-        if opener is None:
-            return httpcore.AsyncHTTPConnection(
-                origin, ssl_context=self._context, keepalive_expiry=KEEPALIVE_EXPIRY
-            )
-        if self._resolver is None:
-            from tcmodel._connection import Resolver
-
-            self._resolver = Resolver()
-        return await opener(
-            origin,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-            ssl_context=self._context,
-            timeout=request.extensions.get("timeout", {}).get("connect"),
-            resolver=self._resolver,
-        )
-
-    async def _alive(self, key: tuple[bytes, bytes, int]) -> Connection | None:
+    async def _alive(self, key: _Key) -> Connection | None:
         """The latest idle connection to the origin ``key`` that is still
         usable; the dead ones met on the way are closed."""
         idle = self._idle.get(key, [])
@@ -310,7 +400,7 @@ class AsyncPool:
             await self._drop(connection)
         return None
 
-    async def _give_back(self, connection: Connection, key: tuple[bytes, bytes, int]) -> None:
+    async def _give_back(self, connection: Connection, key: _Key) -> None:
         self._slots.release()
         kept = sum(len(idle) for idle in self._idle.values())
         if connection.is_idle() and kept < self.size and connection in self._open:
@@ -326,8 +416,8 @@ class AsyncPool:
             await connection.aclose()
 
 
-class _Returned:
-    """A response body that hands its connection back once closed."""
+class _Returned(httpx.AsyncByteStream):
+    """A response body (httpcore's) that hands its connection back once closed."""
 
     def __init__(self, stream: Any, give_back: Callable[[], Awaitable[None]]) -> None:
         self._stream = stream

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-import httpcore
+import httpx
 import pytest
 
 import tcmodel
@@ -52,7 +52,7 @@ def test_addresses_are_tried_in_turn_and_a_dead_host_is_looked_up_again(
         known: asyncio.Future[list[tuple[str, int]]] = loop.create_future()
         known.set_result([("127.0.0.1", dead), ("127.0.0.1", live)])
         resolver._known[("tc.test", live)] = (loop.time() + 60, known)
-        origin = httpcore.Origin(b"http", b"tc.test", live)
+        origin = (b"http", b"tc.test", live)
         connection = await AsyncioConnection.open(origin, keepalive_expiry=5.0, resolver=resolver)
         server = connection.get_extra_info("server_addr")[1]
         await connection.aclose()
@@ -61,7 +61,7 @@ def test_addresses_are_tried_in_turn_and_a_dead_host_is_looked_up_again(
         gone: asyncio.Future[list[tuple[str, int]]] = loop.create_future()
         gone.set_result([("127.0.0.1", dead)])
         resolver._known[("tc.test", live)] = (loop.time() + 60, gone)
-        with pytest.raises(httpcore.ConnectError):  # untyped ok: the pool's own layer
+        with pytest.raises(httpx.ConnectError):  # untyped ok: the pool's own layer
             await AsyncioConnection.open(origin, keepalive_expiry=5.0, resolver=resolver)
         return server, kept, ("tc.test", live) in resolver._known
 
