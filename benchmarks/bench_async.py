@@ -8,9 +8,9 @@ region: the local cluster's ``delay`` fault, in a child process of its own).
    gathered) against ``taskcluster.aio.Queue.status`` gathered and against
    tcmodel's sync loop (``task.status`` one after the other); tcmodel keeps
    at most ``concurrency`` requests in flight per event loop (32 by
-   default), aiohttp's session 100, so each is also measured with another
-   bound (tcmodel with ``concurrency=50``, ``taskcluster.aio`` with a
-   16-connection ``aiohttp.TCPConnector``). The contenders are measured in
+   default), aiohttp's session 100, so each is also measured with other
+   bounds (tcmodel with ``concurrency=50`` and ``16``, ``taskcluster.aio``
+   with a 16-connection ``aiohttp.TCPConnector``). The contenders are measured in
    turns, round after round, so that a slow spell falls on all alike. For reference, the same 50
    statuses in bulk (``cluster.tasks(ids)``: one request) and through a
    plain ``httpx.AsyncClient`` with httpx's own pool (what tcmodel used
@@ -31,26 +31,29 @@ waiting, and concurrency can only overlap one side's work with the other's.
 Run: ``python benchmarks/bench_async.py [rounds]``.
 
 Figures on a quiet 2-core machine, median ms of 9 → 11 rounds (client CPU in
-brackets), with httpcore's connections (h11) in the pool → with
-:mod:`tcmodel._connection`'s (httptools) and a default bound of 32:
+brackets), with httpcore's connections (h11) behind httpx's transport → with
+:mod:`tcmodel._connection`'s (httptools) behind tcmodel's own transport and
+a default bound of 32:
 
 ================================  =====================  =====================
 50 status loads                   no added latency       10 ms per GET
 ================================  =====================  =====================
-tcmodel async, gathered           41 (37) → 43 (32)      74 (55) → 51 (30)
-tcmodel async, concurrency=50     59 (46) → 58 (40)      71 (53) → 62 (36)
-tcmodel sync loop                 60 (42) → 54 (39)      611 (66) → 632 (77)
-taskcluster.aio, gathered         62 (34) → 51 (31)      60 (32) → 56 (31)
-taskcluster.aio, 16 connections   44 (28) → 35 (25)      58 (22) → 65 (28)
-bulk, ``cluster.tasks(ids)``      5 → 4                  5 → 4
+tcmodel async, gathered           41 (37) → 33 (22)      74 (55) → 43 (24)
+tcmodel async, concurrency=50     59 (46) → 41 (27)      71 (53) → 57 (32)
+tcmodel async, concurrency=16     41 (37) → 30 (22)      74 (55) → 59 (23)
+tcmodel sync loop                 60 (42) → 41 (27)      611 (66) → 607 (64)
+taskcluster.aio, gathered         62 (34) → 46 (27)      60 (32) → 53 (29)
+taskcluster.aio, 16 connections   44 (28) → 28 (19)      58 (22) → 60 (22)
+bulk, ``cluster.tasks(ids)``      5 → 3                  5 → 4
 ================================  =====================  =====================
 
-(Before, tcmodel's default bound was 16.)
-200 downloads of 1 MiB, ``gather_limited(16)``: with 10 ms per GET 0.91 →
-0.48 s against 5.6 / 5.1 s one after the other (6× → 11×); without added
-latency 0.88 → 0.45 s (client CPU 0.85 → 0.44 s), against 0.66 / 0.58 s for
-the sync loop: client and server share the two cores. Wall times vary by a
-fifth from run to run; the client CPU much less.
+(Before, tcmodel's default bound was 16; the machine was busier then, see
+the official client's rows.) 200 downloads of 1 MiB,
+``gather_limited(16)``: with 10 ms per GET 0.91 → 0.43 s against 5.6 / 5.0 s
+one after the other (6× → 12×); without added latency 0.88 → 0.32 s (client
+CPU 0.85 → 0.31 s), against 0.66 / 0.45 s for the sync loop: client and
+server share the two cores. Wall times vary by a fifth from run to run; the
+client CPU much less.
 """
 
 from __future__ import annotations
@@ -203,6 +206,11 @@ def statuses(root_url: str, creds: Credentials, ids: list[str], rounds: int) -> 
         cluster.transport.concurrency = len(ids)
         return cluster
 
+    def connect_bound() -> tcmodel.Cluster:
+        cluster = connect()
+        cluster.transport.concurrency = BOUND
+        return cluster
+
     def connect_httpx_pool() -> tcmodel.Cluster:
         limits = httpx.Limits(max_connections=20, max_keepalive_connections=10)
         return tcmodel.Cluster.from_url(
@@ -228,6 +236,9 @@ def statuses(root_url: str, creds: Credentials, ids: list[str], rounds: int) -> 
         "tcmodel async, gathered": lambda: timed_async(gathered, connect),
         f"tcmodel async, gathered, concurrency={len(ids)}": lambda: timed_async(
             gathered, connect_wide
+        ),
+        f"tcmodel async, gathered, concurrency={BOUND}": lambda: timed_async(
+            gathered, connect_bound
         ),
         "tcmodel sync loop": sync_loop,
         "tcmodel async, httpx's own pool": lambda: timed_async(gathered, connect_httpx_pool),

@@ -12,13 +12,16 @@ opens one), at most ``size`` are in use at once (later requests wait for
 one, up to the request's pool timeout, then ``PoolTimeout``), and closing a
 response hands its connection back.
 
-In an asyncio loop, connections (plain HTTP and TLS) are
-:class:`tcmodel._connection.AsyncioConnection`: httptools' parser on
-asyncio's own sockets, with asyncio's timeouts (httpcore's connection, h11,
-and anyio's cancel scopes, checkpoints and locks were two thirds of the
-client's work per request). Under trio, or where httptools is not installed,
-they are httpcore's own. httpcore and anyio are imported when the first
-async client is made, not with tcmodel.
+A client made in an asyncio loop sends httpx's requests through
+:class:`AsyncioTransport` straight to :meth:`AsyncPool.send`, on
+:class:`tcmodel._connection.AsyncioConnection` connections (plain HTTP and
+TLS): httptools' parser on asyncio's own sockets, with asyncio's timeouts.
+httpx's own transport, httpcore's connection, h11, and anyio's cancel
+scopes, checkpoints and locks were two thirds of the client's work per
+request. Under trio, or where httptools is not installed, the client keeps
+httpx's transport, whose pool is this one with httpcore's connections
+(:meth:`AsyncPool.handle_async_request`). httpcore and anyio are imported
+when the first async client is made, not with tcmodel.
 
 Example:
     >>> import asyncio, httpx
