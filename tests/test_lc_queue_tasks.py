@@ -118,6 +118,17 @@ def test_create_task_validates_its_body(lc: LocalCluster) -> None:
     expect_error(400, "InputValidationError", q._client.createTask, slug_id(), body)
 
 
+def test_a_schema_error_lists_every_mismatch(lc: LocalCluster) -> None:
+    """As the real queue does: every failed check, not just the first."""
+    body = task_def(lc, priority="urgent", payload=[], metadata={"name": "x"})
+    create_task = queue(lc)._client.createTask
+    answer = expect_error(400, "InputValidationError", create_task, slug_id(), body)
+    listed = [line for line in answer["message"].splitlines() if line.startswith(" * ")]
+    assert len(listed) == 5, answer["message"]  # description, owner, source; priority; payload
+    for field in ("priority", "payload", "description", "owner", "source"):
+        assert field in answer["message"], field
+
+
 def test_create_task_scopes(lc: LocalCluster) -> None:
     base = ["queue:create-task:project:none", "queue:scheduler-id:-"]
     high = queue(lc, lc.add_client("high", [*base, "queue:create-task:high:prov/wt"]))

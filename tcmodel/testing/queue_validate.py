@@ -47,15 +47,33 @@ __all__ = [
 
 
 class Invalid(Exception):
-    """One failed check, with the JSON path where it failed.
+    """Failed checks, each with the JSON path where it failed (one, or all
+    that an object's or array's checks found: the real services list every
+    schema error, not the first).
 
     Example:
         >>> str(Invalid("/tasks", "must be at most 32"))
         '/tasks must be at most 32'
+        >>> Invalid.of([Invalid("/a", "must be a string"), Invalid("/b", "must be boolean")]).lines
+        ['/a must be a string', '/b must be boolean']
     """
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path or '/'} {problem}")
+        #: One line per failed check, each its path and problem.
+        self.lines = [str(self)]
+
+    @classmethod
+    def of(cls, found: Sequence[Invalid]) -> Invalid:
+        """All the failures in ``found`` as one (the first's as its text).
+
+        Example:
+            >>> len(Invalid.of([Invalid("/a", "x"), Invalid("/b", "y")]).lines)
+            2
+        """
+        first = found[0]
+        first.lines = [line for each in found for line in each.lines]
+        return first
 
 
 #: A check takes a value and its JSON path and raises :class:`Invalid`.
@@ -179,13 +197,16 @@ def array(
             raise Invalid(path, "must be an array")
         if max_items is not None and len(value) > max_items:
             raise Invalid(path, f"must not have more than {max_items} items")
+        found: list[Invalid] = []
         if items is not None:
             for i, item in enumerate(value):
-                items(item, f"{path}/{i}")
+                _collect(found, items, item, f"{path}/{i}")
         if unique:
             seen = [repr(x) for x in value]
             if len(set(seen)) != len(seen):
-                raise Invalid(path, "must not contain duplicate items")
+                found.append(Invalid(path, "must not contain duplicate items"))
+        if found:
+            raise Invalid.of(found)
 
     return check
 
@@ -210,40 +231,74 @@ def obj(
     def check(value: Any, path: str) -> None:
         if not isinstance(value, dict):
             raise Invalid(path, "must be an object")
-        for name in required:
-            if name not in value:
-                raise Invalid(path, f"must have required property {name!r}")
+        found = [
+            Invalid(path, f"must have required property {name!r}")
+            for name in required
+            if name not in value
+        ]
         for name, item in value.items():
             sub = known.get(name)
             if sub is not None:
-                sub(item, f"{path}/{name}")
+                _collect(found, sub, item, f"{path}/{name}")
             elif additional is False:
-                raise Invalid(path, f"must not have additional property {name!r}")
+                found.append(Invalid(path, f"must not have additional property {name!r}"))
             elif callable(additional):
-                additional(item, f"{path}/{name}")
+                _collect(found, additional, item, f"{path}/{name}")
+        if found:
+            raise Invalid.of(found)
 
     return check
 
 
+def _collect(found: list[Invalid], check: Check, value: Any, path: str) -> None:
+    """Run ``check``; what it finds wrong joins ``found``."""
+    try:
+        check(value, path)
+    except Invalid as e:
+        found.append(e)
+
+
 def one_of_by(field: str, variants: Mapping[str, Check]) -> Check:
-    """A ``oneOf`` whose branches differ by the value of ``field``.
+    """A ``oneOf`` whose branches differ by the value of ``field``. A value
+    no branch accepts fails with what every branch finds wrong, as a
+    schema's ``oneOf`` does (the branch ``field`` names, if any, first).
 
     Example:
-        >>> one_of_by("kind", {"a": obj({"kind": string()})})({"kind": "b"}, "")
+        >>> check = one_of_by("kind", {"a": obj({"kind": string()}), "b": obj({"kind": string()})})
+        >>> check({"kind": "c"}, "")
         Traceback (most recent call last):
         ...
-        tcmodel.testing.queue_validate.Invalid: /kind must be one of a
+        tcmodel.testing.queue_validate.Invalid: /kind must be one of a, b
+        >>> try:
+        ...     check({"kind": "a", "x": 1}, "")
+        ... except Invalid as e:
+        ...     for line in e.lines:
+        ...         print(line)
+        / must not have additional property 'x'
+        / must not have additional property 'x'
+        / must match exactly one variant (by kind: a, b)
     """
+    names = ", ".join(variants)
 
     def check(value: Any, path: str) -> None:
         if not isinstance(value, dict):
             raise Invalid(path, "must be an object")
-        if field not in value:
-            raise Invalid(path, f"must have required property {field!r}")
-        chosen = variants.get(value[field]) if isinstance(value[field], str) else None
-        if chosen is None:
-            raise Invalid(f"{path}/{field}", f"must be one of {', '.join(variants)}")
-        chosen(value, path)
+        kind = value.get(field)
+        chosen = variants.get(kind) if isinstance(kind, str) else None
+        found: list[Invalid] = []
+        if chosen is not None:
+            _collect(found, chosen, value, path)
+            if not found:
+                return
+        elif field not in value:
+            found.append(Invalid(path, f"must have required property {field!r}"))
+        else:
+            found.append(Invalid(f"{path}/{field}", f"must be one of {names}"))
+        for variant in variants.values():
+            if variant is not chosen:
+                _collect(found, variant, value, path)
+        found.append(Invalid(path, f"must match exactly one variant (by {field}: {names})"))
+        raise Invalid.of(found)
 
     return check
 
@@ -260,11 +315,12 @@ def validate_body(check: Check, body: Any, schema: str) -> None:
     try:
         check(body, "")
     except Invalid as e:
+        listed = "".join(f"\n * payload{line}" for line in e.lines)
         raise ApiError(
             400,
             "InputValidationError",
             f"Schema Validation Failed!\nRejecting request, its payload does not match "
-            f"the schema {schema}:\n * payload{e}",
+            f"the schema {schema}:{listed}",
         ) from None
 
 
