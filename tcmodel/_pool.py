@@ -117,7 +117,7 @@ def async_client(size: int, **options: Any) -> httpx.AsyncClient:
     """
     verify = options.setdefault("verify", ssl_context())
     options["limits"] = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    context = verify if isinstance(verify, ssl.SSLContext) else ssl_context()
+    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
     pool = AsyncPool(size, context)
     transport: httpx.AsyncBaseTransport
     if _asyncio_running() and _asyncio_opener() is not None:

@@ -696,6 +696,18 @@ def test_a_certificate_from_another_authority_is_a_connect_error(ca: trustme.CA)
     run(main())
 
 
+def test_verify_false_is_honoured_by_the_asyncio_connections() -> None:
+    async def main() -> bytes:
+        handler = scripted(Step(answer(b"unverified")))
+        async with (
+            RawServer(handler, tls=_server_context(trustme.CA())) as server,
+            async_client(2, verify=False) as client,
+        ):
+            return (await client.get(server.url)).content
+
+    assert run(main()) == b"unverified"
+
+
 # -- 10. httpcore's connections where AsyncioConnection can't serve --------------------------------
 
 
