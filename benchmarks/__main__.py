@@ -248,6 +248,24 @@ def bench_import(res: Results, rounds: int) -> None:
             res.add("import", "RSS after", "MiB", side, float(out[1]))
 
 
+# (metric, unit, key in a client's output)
+_REQUESTS = ("requests", "n", "requests")
+_WALL = ("wall", "s", "wall_s")
+_CPU = ("client CPU", "s", "cpu_s")
+_CPU_PER_CALL = ("client CPU/call", "µs", "cpu_us_per_call")
+_WALL_PER_CALL = ("wall/call", "µs", "wall_us_per_call")
+_PEAK_RSS = ("peak RSS", "MiB", "peak_rss_mib")
+_KEPT = ("kept/task", "bytes", "kept_bytes_per_task")
+
+
+def _record(
+    res: Results, name: str, side: str, out: dict[str, Any], *metrics: tuple[str, str, str]
+) -> None:
+    """Add the ``metrics`` of one client run's output ``out`` to ``res``."""
+    for metric, unit, key in metrics:
+        res.add(name, metric, unit, side, out[key])
+
+
 def bench_signed_get(res: Results, server: Server, rounds: int, sizes: Sizes) -> None:
     """Client CPU per signed GET of a task's status."""
     spec = server.client_spec(task_id=server.info["status_ids"][0], calls=sizes.signed_gets)
@@ -255,9 +273,7 @@ def bench_signed_get(res: Results, server: Server, rounds: int, sizes: Sizes) ->
     for _ in range(rounds):
         for side in ("tcmodel", "official"):
             out = run_client("signed_get", side, spec, server)
-            res.add(name, "requests", "n", side, out["requests"])
-            res.add(name, "client CPU/call", "µs", side, out["cpu_us_per_call"])
-            res.add(name, "wall/call", "µs", side, out["wall_us_per_call"])
+            _record(res, name, side, out, _REQUESTS, _CPU_PER_CALL, _WALL_PER_CALL)
 
 
 def bench_walk(res: Results, server: Server, rounds: int, sizes: Sizes) -> None:
@@ -270,11 +286,7 @@ def bench_walk(res: Results, server: Server, rounds: int, sizes: Sizes) -> None:
             json_sizes: list[float] = []
             for side in ("tcmodel", "official"):
                 out = run_client("walk", side, spec, server)
-                res.add(name, "requests", "n", side, out["requests"])
-                res.add(name, "wall", "s", side, out["wall_s"])
-                res.add(name, "client CPU", "s", side, out["cpu_s"])
-                res.add(name, "peak RSS", "MiB", side, out["peak_rss_mib"])
-                res.add(name, "kept/task", "bytes", side, out["kept_bytes_per_task"])
+                _record(res, name, side, out, _REQUESTS, _WALL, _CPU, _PEAK_RSS, _KEPT)
                 json_sizes.append(out.get("json_bytes_per_task", 0))
             res.add(name, "kept/task", "bytes", "JSON of a task (reference)", max(json_sizes))
             for side in ("tcmodel", "official"):
@@ -290,9 +302,7 @@ def bench_statuses(res: Results, server: Server, rounds: int, sizes: Sizes) -> N
     for _ in range(rounds):
         for side in ("tcmodel", "official"):
             out = run_client("statuses", side, spec, server)
-            res.add(name, "requests", "n", side, out["requests"])
-            res.add(name, "wall", "s", side, out["wall_s"])
-            res.add(name, "client CPU", "s", side, out["cpu_s"])
+            _record(res, name, side, out, _REQUESTS, _WALL, _CPU)
 
 
 def _big_file(path: Path, mib: int) -> None:

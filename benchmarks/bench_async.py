@@ -147,10 +147,14 @@ def median_ms(rounds: int, measure: Callable[[], Timing], *, warm_up: bool = Tru
     """The median wall and CPU milliseconds of ``rounds`` measures."""
     if warm_up:
         measure()  # a round not counted
-    got = [measure() for _ in range(rounds)]
+    return _median_ms([measure() for _ in range(rounds)])
+
+
+def _median_ms(timings: list[Timing]) -> Timing:
+    """The median wall and CPU of ``timings`` (seconds), in milliseconds."""
     return (
-        statistics.median(wall for wall, _ in got) * 1000,
-        statistics.median(cpu for _, cpu in got) * 1000,
+        statistics.median(wall for wall, _ in timings) * 1000,
+        statistics.median(cpu for _, cpu in timings) * 1000,
     )
 
 
@@ -164,13 +168,7 @@ def interleaved(rounds: int, contenders: dict[str, Callable[[], Timing]]) -> dic
             timing = measure()
             if turn:
                 got[name].append(timing)
-    return {
-        name: (
-            statistics.median(wall for wall, _ in timings) * 1000,
-            statistics.median(cpu for _, cpu in timings) * 1000,
-        )
-        for name, timings in got.items()
-    }
+    return {name: _median_ms(timings) for name, timings in got.items()}
 
 
 class Clock:

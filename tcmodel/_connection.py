@@ -50,7 +50,7 @@ import httpcore
 import httptools
 import httpx
 
-from tcmodel._pool import within
+from tcmodel._aio import within
 
 __all__ = ["HIGH_WATER", "AsyncioConnection", "Origin", "Resolver", "origin_of"]
 

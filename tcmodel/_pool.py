@@ -37,12 +37,13 @@ Example:
 from __future__ import annotations
 
 import ssl
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+
+from tcmodel._aio import asyncio_running, within
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncPool", "AsyncioTransport", "async_client", "ssl_context", "without_cookies"]
 
 T = TypeVar("T", httpx.Client, httpx.AsyncClient)
-T_ = TypeVar("T_")
 Answer = TypeVar("Answer")
 #: Where idle connections wait: whether they are AsyncioConnections, and their
 #: origin (scheme, host, port).
@@ -120,7 +120,7 @@ def async_client(size: int, **options: Any) -> httpx.AsyncClient:
     context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
     pool = AsyncPool(size, context)
     transport: httpx.AsyncBaseTransport
-    if _asyncio_running() and _asyncio_opener() is not None:
+    if asyncio_running() and _asyncio_connections():
         transport = AsyncioTransport(pool)
     else:  # httpcore's connections, behind httpx's own transport
         transport = httpx.AsyncHTTPTransport(verify=verify, limits=options["limits"])
@@ -171,50 +171,15 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-async def within(seconds: float | None, work: Awaitable[T_]) -> T_:
-    """Await ``work``, cancelled after ``seconds`` with ``TimeoutError``
-    (``None``: no limit): with asyncio's own timeout in an asyncio loop
-    (Python 3.11+; anyio's costs twice as much), else with anyio's, which
-    serves every async library.
-
-    Example:
-        >>> import asyncio
-        >>> asyncio.run(within(1.0, asyncio.sleep(0, "done")))
-        'done'
-        >>> asyncio.run(within(0.01, asyncio.sleep(5)))
-        Traceback (most recent call last):
-        ...
-        TimeoutError
-    """
-    if seconds is None:
-        return await work
-    if sys.version_info >= (3, 11) and _asyncio_running():
-        import asyncio
-
-        async with asyncio.timeout(seconds):
-            return await work
-    import anyio
-
-    with anyio.fail_after(seconds):
-        return await work
-
-
-def _asyncio_running() -> bool:
-    """Whether this thread runs an asyncio event loop (not asked of asyncio
-    if it was never imported)."""
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio._get_running_loop() is not None
-
-
 @lru_cache(maxsize=1)
-def _asyncio_opener() -> Callable[..., Awaitable[Connection]] | None:
-    """:meth:`AsyncioConnection.open <tcmodel._connection.AsyncioConnection.open>`,
-    or ``None`` without httptools (a Python it has no wheel for)."""
+def _asyncio_connections() -> bool:
+    """Whether :mod:`tcmodel._connection` can serve (httptools imports: not
+    on a Python it has no wheel for)."""
     try:
-        from tcmodel._connection import AsyncioConnection
+        import tcmodel._connection  # noqa: F401
     except ImportError:
-        return None
-    return AsyncioConnection.open
+        return False
+    return True
 
 
 class AsyncPool:

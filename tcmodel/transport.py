@@ -45,7 +45,8 @@ import attrs
 import httpx
 
 from tcmodel import _json, _logsafety
-from tcmodel._pool import async_client, ssl_context, within, without_cookies
+from tcmodel._aio import within
+from tcmodel._pool import async_client, ssl_context, without_cookies
 from tcmodel._version import __version__
 from tcmodel.api import Endpoint, endpoint
 from tcmodel.credentials import Credentials, CredentialsLike

@@ -716,11 +716,11 @@ def without_httptools(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """httptools can't be imported (nor, therefore, tcmodel._connection)."""
     monkeypatch.setitem(sys.modules, "httptools", None)
     monkeypatch.delitem(sys.modules, "tcmodel._connection")
-    tcmodel._pool._asyncio_opener.cache_clear()
+    tcmodel._pool._asyncio_connections.cache_clear()
     try:
         yield
     finally:
-        tcmodel._pool._asyncio_opener.cache_clear()
+        tcmodel._pool._asyncio_connections.cache_clear()
 
 
 def _ping(lc: LocalCluster) -> str:
@@ -737,7 +737,7 @@ def test_without_httptools_asyncio_requests_use_httpcore_connections(
             return [a.status_code for a in answers], opened, stream_of(answers[0])
 
     codes, opened, stream = run(main())
-    assert tcmodel._pool._asyncio_opener() is None
+    assert not tcmodel._pool._asyncio_connections()
     assert codes == [200, 200, 200]
     assert opened == [httpcore.AsyncHTTPConnection]
     assert not isinstance(stream, AsyncioConnection)
