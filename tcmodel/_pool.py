@@ -184,8 +184,9 @@ def _asyncio_connections() -> bool:
 
 class AsyncPool:
     """At most ``size`` HTTP/1.1 connections in use at once, reused while
-    alive (see the module's description); what ``httpx.AsyncHTTPTransport``
-    sends its requests through.
+    alive (see the module's description): what :class:`AsyncioTransport`
+    (:meth:`send`) or ``httpx.AsyncHTTPTransport``
+    (:meth:`handle_async_request`) sends its requests through.
 
     Example:
         >>> AsyncPool(4, ssl_context()).size
@@ -243,8 +244,7 @@ class AsyncPool:
 
         origin = request.url.origin
         key = (False, origin.scheme, origin.host, origin.port)
-        timeouts = request.extensions.get("timeout", {})
-        await self._acquire(timeouts.get("pool"), httpcore.PoolTimeout)
+        pool_timeout = request.extensions.get("timeout", {}).get("pool")
 
         async def connect() -> Connection:
             return httpcore.AsyncHTTPConnection(
@@ -255,11 +255,8 @@ class AsyncPool:
             assert isinstance(connection, httpcore.AsyncHTTPConnection)
             return await connection.handle_async_request(request)
 
-        try:
-            connection, response = await self._send(key, connect, handle)
-        except BaseException:
-            self._slots.release()
-            raise
+        slot = (pool_timeout, httpcore.PoolTimeout)
+        connection, response = await self._send(key, slot, connect, handle)
         return httpcore.Response(
             status=response.status,
             headers=response.headers,
@@ -290,7 +287,6 @@ class AsyncPool:
         origin = origin_of(request.url)
         key = (True, *origin)
         timeouts = request.extensions.get("timeout", {})
-        await self._acquire(timeouts.get("pool"), httpx.PoolTimeout)
         if self._resolver is None:
             self._resolver = Resolver()
         resolver = self._resolver
@@ -310,11 +306,8 @@ class AsyncPool:
                 request, lambda: self._give_back(connection, key)
             )
 
-        try:
-            return (await self._send(key, connect, handle))[1]
-        except BaseException:
-            self._slots.release()
-            raise
+        slot = (timeouts.get("pool"), httpx.PoolTimeout)
+        return (await self._send(key, slot, connect, handle))[1]
 
     async def _acquire(self, timeout: float | None, error: type[Exception]) -> None:
         """Take a slot: at once when one is free, else within ``timeout``
@@ -334,11 +327,27 @@ class AsyncPool:
     async def _send(
         self,
         key: _Key,
+        slot: tuple[float | None, type[Exception]],
         connect: Callable[[], Awaitable[Connection]],
         handle: Callable[[Connection], Awaitable[Answer]],
     ) -> tuple[Connection, Answer]:
-        """``handle`` the request on the latest idle connection to ``key``
-        that is alive, or on a new one from ``connect``."""
+        """Take a slot (within ``slot``'s timeout, else its error), then
+        ``handle`` the request on the latest idle connection to ``key`` that
+        is alive, or on a new one from ``connect``; the slot is given back
+        with the connection, or at once if the request fails."""
+        await self._acquire(*slot)
+        try:
+            return await self._lease(key, connect, handle)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _lease(
+        self,
+        key: _Key,
+        connect: Callable[[], Awaitable[Connection]],
+        handle: Callable[[Connection], Awaitable[Answer]],
+    ) -> tuple[Connection, Answer]:
         import httpcore
 
         while True:
